@@ -1,0 +1,93 @@
+"""Benchmark: our NumPy BERT forward pass against ``transformers``' BertModel on CPU.
+
+One batch of 32 real sentences (the first sentences of the Lee background corpus, padded to
+the longest, truncated at 128 tokens) through all-MiniLM-L6-v2, in float32, no gradients.
+Each side runs a warm-up, then the best of several repeats is kept; the script prints both
+times and their ratio (ours / transformers) in one run. The issue aims for a ratio under 2.
+
+Run: ``.venv/bin/python benchmarks/bench_bert.py [--repeats 5] [--batch 32] [--threads N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()  # warm-up (allocations, thread pools)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def sentences(n: int) -> list[str]:
+    from embedlab.data import load_lee_background
+
+    out = []
+    for doc in load_lee_background():
+        out.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", doc) if len(s.split()) >= 5)
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def main(argv=None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from transformers import AutoModel
+
+    from embedlab import bert
+    from embedlab.data import pretrained_model_path
+
+    path = pretrained_model_path()
+    tokenizer = bert.load_tokenizer(path)
+    ours = bert.NumpyBert.from_pretrained(path, dtype="float32")
+    theirs = AutoModel.from_pretrained(str(path)).eval()
+
+    enc = tokenizer(sentences(args.batch), padding=True, truncation=True,
+                    max_length=args.max_length, return_tensors="np")
+    tensors = {k: torch.from_numpy(v) for k, v in enc.items()}
+
+    def run_ours():
+        return ours.forward(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+
+    def run_theirs():
+        with torch.inference_mode():
+            return theirs(**tensors, output_hidden_states=True)
+
+    diff = max(float(np.abs(a - b.numpy()).max())
+               for a, b in zip(run_ours(), run_theirs().hidden_states))
+    t_ours = best_time(run_ours, args.repeats)
+    t_theirs = best_time(run_theirs, args.repeats)
+    ratio = t_ours / t_theirs
+    shape = tuple(enc["input_ids"].shape)
+    print(f"batch {shape[0]} x {shape[1]} tokens, torch threads {torch.get_num_threads()}, "
+          f"best of {args.repeats}")
+    print(f"max abs difference of hidden states: {diff:.2e}")
+    print(f"numpy (embedlab.bert): {t_ours * 1e3:8.1f} ms")
+    print(f"transformers BertModel: {t_theirs * 1e3:8.1f} ms")
+    print(f"ratio ours / transformers: {ratio:.2f}  (aim: under 2)")
+    return ratio
+
+
+if __name__ == "__main__":
+    main()

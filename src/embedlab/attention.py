@@ -1,0 +1,369 @@
+r"""Attention and the transformer encoder block, from scratch in NumPy (float64).
+
+**Scaled dot-product attention** (Vaswani et al., 2017). Queries :math:`Q \in \mathbb{R}^{n
+\times d_k}` are compared with keys :math:`K \in \mathbb{R}^{m \times d_k}`; each query receives
+a weighted average of the values :math:`V \in \mathbb{R}^{m \times d_v}`:
+
+.. math::
+
+    \operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\Big(\frac{Q K^\top}{\sqrt{d_k}}
+    + M\Big) V ,
+
+with the softmax taken over each row. Dividing by :math:`\sqrt{d_k}` keeps the scores of unit
+variance when the entries of :math:`q` and :math:`k` are independent with unit variance, so the
+softmax does not saturate as :math:`d_k` grows. The mask :math:`M` holds :math:`0` where a query
+may look at a key and :math:`-\infty` where it may not. Here a boolean mask says ``True`` for
+*allowed* pairs (the convention of ``torch.nn.functional.scaled_dot_product_attention``):
+
+* a **padding mask** forbids the padded key positions of shorter sequences in a batch;
+* a **causal mask** forbids position :math:`i` to see keys :math:`j > i`, so a model that
+  predicts the next token cannot read it.
+
+A row whose keys are all forbidden gets zero weights and a zero output (as torch does).
+
+**Multi-head attention** projects the inputs :math:`h` times with learned matrices, attends in
+each :math:`d_k = d/h`-dimensional head separately, concatenates and projects back:
+
+.. math::
+
+    \operatorname{head}_i = \operatorname{Attention}(X_q W^Q_i, X_k W^K_i, X_v W^V_i), \quad
+    \operatorname{MHA} = [\operatorname{head}_1, \dots, \operatorname{head}_h] W^O .
+
+Weights follow torch's ``nn.Linear`` layout, :math:`y = x W^\top + b` with ``W`` of shape
+``(out, in)``, so that the weights of ``torch.nn.MultiheadAttention`` can be copied in.
+
+**Sinusoidal positional encodings** (Vaswani et al., 2017) add position information, which
+attention alone ignores (it is equivariant to permutations of its inputs):
+
+.. math::
+
+    PE_{p, 2i} = \sin\!\big(p / 10000^{2i/d}\big), \qquad
+    PE_{p, 2i+1} = \cos\!\big(p / 10000^{2i/d}\big).
+
+**Layer normalisation** (Ba, Kiros and Hinton, 2016) rescales each vector to zero mean and unit
+variance, then applies a learned gain :math:`\gamma` and bias :math:`\beta`.
+
+**The encoder block** is a residual self-attention sublayer followed by a residual
+position-wise feed-forward sublayer :math:`\operatorname{FFN}(x) = \phi(x W_1^\top + b_1)
+W_2^\top + b_2`. In the original "post-norm" order, :math:`x \leftarrow \operatorname{LN}(x +
+\operatorname{MHA}(x))`, then :math:`x \leftarrow \operatorname{LN}(x + \operatorname{FFN}(x))`;
+the "pre-norm" order, :math:`x \leftarrow x + \operatorname{MHA}(\operatorname{LN}(x))`, trains
+more stably in deep stacks (Xiong et al., 2020). Both match ``torch.nn.TransformerEncoderLayer``
+(``norm_first=False`` / ``True``) with dropout switched off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_array, check_choice, check_float, check_int, check_seed
+
+__all__ = [
+    "softmax", "causal_mask", "padding_mask", "scaled_dot_product_attention",
+    "MultiHeadAttention", "sinusoidal_positional_encoding", "layer_norm", "gelu",
+    "TransformerEncoderBlock",
+]
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax along ``axis``; rows that are all ``-inf`` give zeros."""
+    x = check_array("x", x, finite=False)
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension")
+    axis = check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
+    if np.any(np.isnan(x)) or np.any(x == np.inf):
+        raise ValueError("x contains NaN or +inf; only -inf (a masked entry) is allowed")
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isneginf(top), 0.0, top)  # fully masked rows: avoid -inf - -inf
+    e = np.exp(x - top)
+    total = e.sum(axis=axis, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
+def causal_mask(n_queries: int, n_keys: int | None = None) -> np.ndarray:
+    """Boolean ``(n_queries, n_keys)`` mask, ``True`` where key ``j <= i`` (query ``i``).
+
+    With ``n_keys != n_queries`` the triangle starts at the top-left corner, as for
+    ``is_causal=True`` in torch.
+    """
+    n_queries = check_int("n_queries", n_queries, minimum=1)
+    n_keys = n_queries if n_keys is None else check_int("n_keys", n_keys, minimum=1)
+    return np.tril(np.ones((n_queries, n_keys), dtype=bool))
+
+
+def padding_mask(lengths, max_len: int | None = None) -> np.ndarray:
+    """Boolean ``(batch, max_len)`` mask, ``True`` at the real (non-padded) positions.
+
+    ``lengths`` holds the true length of each sequence of the batch. For attention over
+    keys, index it as ``mask[:, None, :]`` (or ``[:, None, None, :]`` with heads).
+    """
+    lengths = check_array("lengths", lengths, ndim=1, dtype=int, min_rows=1)
+    if lengths.min() < 0:
+        raise ValueError(f"lengths must be >= 0, got {lengths.min()}")
+    longest = int(lengths.max())
+    max_len = longest if max_len is None else check_int("max_len", max_len, minimum=1)
+    if longest > max_len:
+        raise ValueError(f"max_len={max_len} is shorter than the longest sequence ({longest})")
+    return np.arange(max_len)[None, :] < lengths[:, None]
+
+
+def scaled_dot_product_attention(query, key, value, mask=None, *, causal: bool = False,
+                                 scale: float | None = None, return_weights: bool = False):
+    """Attention of ``query`` on ``key``/``value`` (see the module docstring).
+
+    Parameters
+    ----------
+    query : ``(..., n, d_k)``; any leading (batch, head) dimensions.
+    key : ``(..., m, d_k)``, value : ``(..., m, d_v)``; leading dimensions broadcast.
+    mask : ``None``, a boolean array broadcastable to ``(..., n, m)`` with ``True`` where
+        attention is allowed, or a float array added to the scores (``-inf`` forbids).
+    causal : also apply :func:`causal_mask` (query ``i`` sees keys ``0..i``).
+    scale : multiplier of the scores; ``None`` means ``1 / sqrt(d_k)``.
+    return_weights : also return the ``(..., n, m)`` attention weights.
+
+    Returns the ``(..., n, d_v)`` output, and the weights if asked.
+    """
+    q = check_array("query", query, min_rows=0)
+    k = check_array("key", key)
+    v = check_array("value", value)
+    for name, a in (("query", q), ("key", k), ("value", v)):
+        if a.ndim < 2:
+            raise ValueError(f"{name} must have at least 2 dimensions (positions, features), "
+                             f"got shape {a.shape}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"query and key must have the same last dimension d_k, got "
+                         f"{q.shape[-1]} and {k.shape[-1]}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"key and value must have the same number of positions, got "
+                         f"{k.shape[-2]} and {v.shape[-2]}")
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal must be True or False, got {causal!r}")
+    if not isinstance(return_weights, bool):
+        raise TypeError(f"return_weights must be True or False, got {return_weights!r}")
+    d_k = q.shape[-1]
+    scale = 1.0 / np.sqrt(d_k) if scale is None else check_float("scale", scale)
+    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
+    n, m = q.shape[-2], k.shape[-2]
+    if mask is not None:
+        mask_arr = np.asarray(mask)
+        try:
+            np.broadcast_shapes(mask_arr.shape, scores.shape)
+        except ValueError:
+            raise ValueError(f"mask of shape {mask_arr.shape} does not broadcast to the scores "
+                             f"of shape {scores.shape}") from None
+        if mask_arr.dtype == bool:  # True = allowed
+            scores = np.where(mask_arr, scores, -np.inf)
+        else:
+            mask_arr = check_array("mask", mask_arr, finite=False)
+            if np.any(np.isnan(mask_arr)) or np.any(mask_arr == np.inf):
+                raise ValueError("a float mask may hold finite numbers and -inf only")
+            scores = scores + mask_arr
+    if causal and n > 0:
+        scores = np.where(causal_mask(n, m), scores, -np.inf)
+    weights = softmax(scores, axis=-1) if scores.size else np.zeros_like(scores)
+    out = np.matmul(weights, v)
+    return (out, weights) if return_weights else out
+
+
+def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+class MultiHeadAttention:
+    """Multi-head attention with torch's weight layout (batch-first inputs).
+
+    Parameters
+    ----------
+    d_model : width of the input and output vectors.
+    num_heads : number of heads; must divide ``d_model``.
+    bias : use biases in the four projections.
+    seed : seed of the random initial weights (uniform, Glorot-style bound).
+
+    Attributes ``w_q, w_k, w_v, w_o`` are ``(d_model, d_model)`` and ``b_q, b_k, b_v, b_o`` are
+    ``(d_model,)``. :meth:`set_weights` loads torch's ``in_proj_weight`` / ``out_proj.weight``.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, *, bias: bool = True, seed: int | None = 0):
+        self.d_model = check_int("d_model", d_model, minimum=1)
+        self.num_heads = check_int("num_heads", num_heads, minimum=1)
+        if self.d_model % self.num_heads:
+            raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        rng = np.random.default_rng(check_seed("seed", seed))
+        bound = np.sqrt(6.0 / (2 * self.d_model))
+        shape = (self.d_model, self.d_model)
+        self.w_q, self.w_k, self.w_v, self.w_o = (rng.uniform(-bound, bound, shape) for _ in range(4))
+        zeros = np.zeros(self.d_model)
+        self.b_q, self.b_k, self.b_v, self.b_o = ((zeros.copy() if bias else None) for _ in range(4))
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.num_heads
+
+    def set_weights(self, in_proj_weight, out_proj_weight, in_proj_bias=None, out_proj_bias=None):
+        """Load weights in torch's layout: ``in_proj_weight`` is ``(3 d, d)``, Q then K then V."""
+        d = self.d_model
+        w_in = check_array("in_proj_weight", in_proj_weight, ndim=2)
+        w_out = check_array("out_proj_weight", out_proj_weight, ndim=2)
+        if w_in.shape != (3 * d, d):
+            raise ValueError(f"in_proj_weight must have shape {(3 * d, d)}, got {w_in.shape}")
+        if w_out.shape != (d, d):
+            raise ValueError(f"out_proj_weight must have shape {(d, d)}, got {w_out.shape}")
+        self.w_q, self.w_k, self.w_v = (w.copy() for w in np.split(w_in, 3))
+        self.w_o = w_out.copy()
+        if in_proj_bias is not None:
+            b_in = check_array("in_proj_bias", in_proj_bias, ndim=1)
+            if b_in.shape != (3 * d,):
+                raise ValueError(f"in_proj_bias must have shape {(3 * d,)}, got {b_in.shape}")
+            self.b_q, self.b_k, self.b_v = (b.copy() for b in np.split(b_in, 3))
+        else:
+            self.b_q = self.b_k = self.b_v = None
+        if out_proj_bias is not None:
+            b_out = check_array("out_proj_bias", out_proj_bias, ndim=1)
+            if b_out.shape != (d,):
+                raise ValueError(f"out_proj_bias must have shape {(d,)}, got {b_out.shape}")
+            self.b_o = b_out.copy()
+        else:
+            self.b_o = None
+        return self
+
+    def _split_heads(self, x: np.ndarray) -> np.ndarray:
+        b, n, _ = x.shape
+        return x.reshape(b, n, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+
+    def __call__(self, query, key=None, value=None, *, key_mask=None, attn_mask=None,
+                 causal: bool = False, return_weights: bool = False):
+        """Attend from ``query`` ``(batch, n, d)`` to ``key``/``value`` ``(batch, m, d)``.
+
+        ``key`` and ``value`` default to ``query`` (self-attention). ``key_mask`` is a boolean
+        ``(batch, m)`` array, ``True`` for real keys (see :func:`padding_mask`; torch's
+        ``key_padding_mask`` is its negation). ``attn_mask`` is an ``(n, m)`` boolean (``True``
+        allowed) or additive float mask shared by the batch. With ``return_weights`` the
+        per-head weights ``(batch, heads, n, m)`` are returned too.
+        """
+        q_in = check_array("query", query, ndim=3)
+        k_in = q_in if key is None else check_array("key", key, ndim=3)
+        v_in = k_in if value is None else check_array("value", value, ndim=3)
+        for name, a in (("query", q_in), ("key", k_in), ("value", v_in)):
+            if a.shape[-1] != self.d_model:
+                raise ValueError(f"{name} has width {a.shape[-1]}, the layer expects "
+                                 f"d_model={self.d_model}")
+        if k_in.shape[:2] != v_in.shape[:2] or k_in.shape[0] != q_in.shape[0]:
+            raise ValueError(f"batch and key positions must agree: query {q_in.shape}, key "
+                             f"{k_in.shape}, value {v_in.shape}")
+        batch, m = k_in.shape[0], k_in.shape[1]
+        mask = None
+        if key_mask is not None:
+            key_mask = np.asarray(key_mask)
+            if key_mask.dtype != bool or key_mask.shape != (batch, m):
+                raise ValueError(f"key_mask must be a boolean array of shape {(batch, m)}, got "
+                                 f"{key_mask.dtype} {key_mask.shape}")
+            mask = key_mask[:, None, None, :]
+        q = self._split_heads(_linear(q_in, self.w_q, self.b_q))
+        k = self._split_heads(_linear(k_in, self.w_k, self.b_k))
+        v = self._split_heads(_linear(v_in, self.w_v, self.b_v))
+        if attn_mask is not None:
+            attn = np.asarray(attn_mask)
+            if attn.shape != (q_in.shape[1], m):
+                raise ValueError(f"attn_mask must have shape {(q_in.shape[1], m)}, got {attn.shape}")
+            if attn.dtype == bool:
+                mask = attn if mask is None else (mask & attn)
+            else:  # additive float mask; forbid the padded keys with -inf
+                attn = check_array("attn_mask", attn, finite=False)
+                mask = attn if mask is None else np.where(mask, attn, -np.inf)
+        out, weights = scaled_dot_product_attention(q, k, v, mask, causal=causal,
+                                                    return_weights=True)
+        b, h, n, dk = out.shape
+        out = _linear(out.transpose(0, 2, 1, 3).reshape(b, n, h * dk), self.w_o, self.b_o)
+        return (out, weights) if return_weights else out
+
+
+def sinusoidal_positional_encoding(n_positions: int, d_model: int, base: float = 10000.0) -> np.ndarray:
+    """The ``(n_positions, d_model)`` sinusoidal encodings of Vaswani et al. (2017)."""
+    n_positions = check_int("n_positions", n_positions, minimum=1)
+    d_model = check_int("d_model", d_model, minimum=1)
+    base = check_float("base", base, minimum=1.0, strict_min=True)
+    pos = np.arange(n_positions)[:, None]
+    i = np.arange(d_model)
+    freq = base ** (-(i - i % 2) / d_model)  # dimensions 2i and 2i+1 share a frequency
+    angles = pos * freq[None, :]
+    return np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
+
+
+def layer_norm(x, gamma=None, beta=None, eps: float = 1e-5) -> np.ndarray:
+    """Normalise the last axis to zero mean and unit (biased) variance, then scale and shift."""
+    x = check_array("x", x)
+    if x.ndim < 1:
+        raise ValueError("x must have at least one dimension")
+    eps = check_float("eps", eps, minimum=0.0, strict_min=True)
+    d = x.shape[-1]
+    gamma = np.ones(d) if gamma is None else check_array("gamma", gamma, ndim=1)
+    beta = np.zeros(d) if beta is None else check_array("beta", beta, ndim=1)
+    if gamma.shape != (d,) or beta.shape != (d,):
+        raise ValueError(f"gamma and beta must have shape ({d},), got {gamma.shape} and {beta.shape}")
+    mu = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+
+
+def gelu(x) -> np.ndarray:
+    """The exact GELU, :math:`x \\Phi(x)` (Hendrycks and Gimpel, 2016)."""
+    from scipy.special import erf
+
+    x = check_array("x", x)
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+class TransformerEncoderBlock:
+    """One transformer encoder layer (self-attention + feed-forward), no dropout.
+
+    Parameters
+    ----------
+    d_model, num_heads : as in :class:`MultiHeadAttention`.
+    d_ff : width of the hidden layer of the feed-forward sublayer.
+    activation : ``"relu"`` or ``"gelu"``.
+    norm_first : pre-norm order if ``True``, post-norm (the 2017 original) if ``False``.
+    eps : epsilon of the two layer norms.
+    seed : seed of the random initial weights.
+
+    Attributes: ``attn`` (a :class:`MultiHeadAttention`), ``w1 (d_ff, d)``, ``b1``,
+    ``w2 (d, d_ff)``, ``b2``, ``ln1_gamma``, ``ln1_beta``, ``ln2_gamma``, ``ln2_beta``.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, *, activation: str = "relu",
+                 norm_first: bool = False, eps: float = 1e-5, seed: int | None = 0):
+        self.attn = MultiHeadAttention(d_model, num_heads, seed=seed)
+        d = self.attn.d_model
+        self.d_ff = check_int("d_ff", d_ff, minimum=1)
+        self.activation = check_choice("activation", activation, ("relu", "gelu"))
+        if not isinstance(norm_first, bool):
+            raise TypeError(f"norm_first must be True or False, got {norm_first!r}")
+        self.norm_first = norm_first
+        self.eps = check_float("eps", eps, minimum=0.0, strict_min=True)
+        rng = np.random.default_rng(None if seed is None else seed + 1)
+        self.w1 = rng.uniform(-1, 1, (self.d_ff, d)) / np.sqrt(d)
+        self.b1 = np.zeros(self.d_ff)
+        self.w2 = rng.uniform(-1, 1, (d, self.d_ff)) / np.sqrt(self.d_ff)
+        self.b2 = np.zeros(d)
+        self.ln1_gamma, self.ln1_beta = np.ones(d), np.zeros(d)
+        self.ln2_gamma, self.ln2_beta = np.ones(d), np.zeros(d)
+
+    def feed_forward(self, x: np.ndarray) -> np.ndarray:
+        """The position-wise two-layer network, applied to every position independently."""
+        h = _linear(x, self.w1, self.b1)
+        h = np.maximum(h, 0.0) if self.activation == "relu" else gelu(h)
+        return _linear(h, self.w2, self.b2)
+
+    def __call__(self, x, *, key_mask=None, causal: bool = False) -> np.ndarray:
+        """Apply the block to ``x`` ``(batch, n, d_model)``; ``key_mask`` as in
+        :meth:`MultiHeadAttention.__call__`."""
+        x = check_array("x", x, ndim=3)
+        ln1 = lambda t: layer_norm(t, self.ln1_gamma, self.ln1_beta, self.eps)  # noqa: E731
+        ln2 = lambda t: layer_norm(t, self.ln2_gamma, self.ln2_beta, self.eps)  # noqa: E731
+        if self.norm_first:
+            x = x + self.attn(ln1(x), key_mask=key_mask, causal=causal)
+            return x + self.feed_forward(ln2(x))
+        x = ln1(x + self.attn(x, key_mask=key_mask, causal=causal))
+        return ln2(x + self.feed_forward(x))

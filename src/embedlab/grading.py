@@ -1,0 +1,590 @@
+"""Grading of exercise notebooks, built on otter-grader's tests and autograder zip.
+
+``otter assign`` turns an instructor's master notebook (``solutions/NN_slug.ipynb``) into the
+learner's notebook (``exercises/NN_slug.ipynb``, public tests in its metadata) and an autograder
+zip (all tests, hidden ones included, as OK-format files under ``tests/``). This module adds
+what plain ``otter run`` lacks for a course run on learners' own machines:
+
+* every cell runs with a time limit; a cell that runs past it is interrupted (and, if it
+  ignores the interrupt, its kernel is restarted), the feedback names the question the cell
+  belongs to, and the other questions are still graded;
+* a cell that kills its kernel (``os._exit``, a crash) is reported the same way: the kernel is
+  restarted, the cells that had run before are run again, and grading goes on;
+* a file that is not a notebook gets a clear message and zero points, never a traceback;
+* hidden tests report only that they failed (and the instructor's hint), never their code or
+  expected values;
+* the learner's file is only read: execution happens on a copy in a fresh temporary folder.
+
+Cells belong to the question whose ``grader.check("qN")`` call comes next after them, so
+grading follows question names, not cell positions or the notebook's file name.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "checker", "repo_root", "master_path", "build_assignment", "autograder_zip", "load_tests",
+    "QuestionResult", "GradeReport", "grade_notebook", "grade_folder", "exercise_name_of",
+]
+
+CHECK_RE = re.compile(r"""grader\.check\(\s*["']([^"']+)["']\s*\)""")
+_MARK = "@@EMBEDLAB-RESULT@@"
+
+
+# --------------------------------------------------------------------------------------------
+# Where things are
+
+def repo_root() -> Path:
+    """The course repository: ``EMBEDLAB_ROOT`` if set, else the checkout holding this package."""
+    env = os.environ.get("EMBEDLAB_ROOT")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2])
+    candidates.extend([Path.cwd(), *Path.cwd().parents])
+    for c in candidates:
+        if (c / "solutions").is_dir() and (c / "exercises").is_dir():
+            return c
+    raise FileNotFoundError(
+        "cannot find the course repository (a folder with solutions/ and exercises/); "
+        "run from inside the repository or set EMBEDLAB_ROOT"
+    )
+
+
+def _check_name(name) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"exercise name must be a string like '01_what_are_embeddings', got "
+                        f"{type(name).__name__}")
+    if not re.fullmatch(r"\d\d_[a-z0-9_]+", name):
+        raise ValueError(f"exercise name must look like '01_what_are_embeddings', got {name!r}")
+    return name
+
+
+def master_path(name: str) -> Path:
+    """Path of the instructor's master notebook of exercise set ``name``."""
+    path = repo_root() / "solutions" / f"{_check_name(name)}.ipynb"
+    if not path.exists():
+        known = sorted(p.stem for p in path.parent.glob("*.ipynb"))
+        raise FileNotFoundError(f"no master notebook {path}; known exercise sets: {known}")
+    return path
+
+
+def checker(name: str):
+    """The ``grader`` object of a learner notebook: ``grader.check("q1")`` runs public tests.
+
+    It reads the public tests from ``exercises/<name>.ipynb`` in the course repository, so it
+    works whatever the learner's own copy of the notebook is called or wherever it lives.
+    """
+    import otter
+
+    path = repo_root() / "exercises" / f"{_check_name(name)}.ipynb"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; regenerate it with `embedlab assign {name}`")
+    return otter.Notebook(nb_path=str(path))
+
+
+# --------------------------------------------------------------------------------------------
+# otter assign
+
+def build_assignment(name: str, dist: Path) -> tuple[Path, Path]:
+    """Run ``otter assign`` on the master of ``name`` into ``dist``.
+
+    Returns the learner notebook and the autograder zip. Cell ids are renumbered so that the
+    generated notebook is the same from run to run.
+    """
+    import nbformat
+
+    master = master_path(name)
+    dist = Path(dist)
+    if dist.exists():
+        shutil.rmtree(dist)
+    proc = subprocess.run(
+        [sys.executable, "-m", "otter", "assign", str(master), str(dist.resolve())],
+        capture_output=True, text=True, cwd=master.parent,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"otter assign failed on {master}:\n{proc.stdout}\n{proc.stderr}")
+    student = dist / "student" / master.name
+    zips = sorted((dist / "autograder").glob("*.zip"))
+    if not student.exists() or len(zips) != 1:
+        raise RuntimeError(f"otter assign did not write a learner notebook and one zip in {dist}; "
+                           "is `generate: true` in the ASSIGNMENT CONFIG?")
+    nb = nbformat.read(student, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
+    nb.metadata.pop("jupytext", None)
+    nbformat.write(nb, student)
+    return student, zips[0]
+
+
+def _cache_dir() -> Path:
+    root = repo_root()
+    return root / "_build" / "autograder"
+
+
+def autograder_zip(name: str) -> Path:
+    """The autograder zip of exercise set ``name``, built from its master and cached by hash."""
+    import otter
+
+    master = master_path(name)
+    digest = hashlib.sha256(master.read_bytes() + otter.__version__.encode()).hexdigest()[:16]
+    target = _cache_dir() / f"{name}-{digest}.zip"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            _, zpath = build_assignment(name, Path(tmp) / "dist")
+            tmp_target = target.with_suffix(".part")
+            shutil.copyfile(zpath, tmp_target)
+            os.replace(tmp_target, target)
+    return target
+
+
+def load_tests(zip_path: Path) -> dict[str, dict]:
+    """Read the OK-format test specs (hidden ones included) from an autograder zip."""
+    zip_path = Path(zip_path)
+    if not zip_path.exists():
+        raise FileNotFoundError(f"autograder zip {zip_path} does not exist")
+    specs = {}
+    with zipfile.ZipFile(zip_path) as zf:
+        for member in zf.namelist():
+            if member.startswith("tests/") and member.endswith(".py"):
+                env: dict = {}
+                exec(zf.read(member).decode("utf-8"), env)  # instructor's own test file
+                spec = env["test"]
+                specs[spec["name"]] = spec
+    if not specs:
+        raise ValueError(f"{zip_path} holds no tests/*.py: is it an otter autograder zip?")
+    return dict(sorted(specs.items(), key=lambda kv: _natural_key(kv[0])))
+
+
+def _natural_key(s: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+@dataclass
+class QuestionResult:
+    """Score and feedback of one question."""
+
+    name: str
+    score: float
+    possible: float
+    feedback: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.possible
+
+
+@dataclass
+class GradeReport:
+    """The grade of one notebook: per-question results and notebook-wide messages."""
+
+    notebook: str
+    questions: list[QuestionResult]
+    messages: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(q.score for q in self.questions)
+
+    @property
+    def possible(self) -> float:
+        return sum(q.possible for q in self.questions)
+
+    def to_gradescope(self) -> dict:
+        """A Gradescope-style ``results.json`` dictionary (the format otter writes)."""
+        out = {
+            "score": round(self.score, 5),
+            "execution_time": round(self.seconds, 2),
+            "tests": [
+                {
+                    "name": q.name,
+                    "score": round(q.score, 5),
+                    "max_score": round(q.possible, 5),
+                    "status": "passed" if q.passed else "failed",
+                    "visibility": "visible",
+                    "output": "\n\n".join(q.feedback) or "All tests passed.",
+                }
+                for q in self.questions
+            ],
+        }
+        if self.messages:
+            out["output"] = "\n".join(self.messages)
+        return out
+
+    def to_text(self) -> str:
+        """A table of points per question, the total, then feedback for what failed."""
+        width = max([8] + [len(q.name) for q in self.questions])
+        lines = [f"Grading {self.notebook}", ""]
+        lines += [f"{'question':<{width}}  points", f"{'-' * width}  ------"]
+        for q in self.questions:
+            mark = "" if q.passed else "  <- see feedback"
+            lines.append(f"{q.name:<{width}}  {_fmt(q.score)} / {_fmt(q.possible)}{mark}")
+        lines.append(f"{'total':<{width}}  {_fmt(self.score)} / {_fmt(self.possible)}")
+        if self.messages:
+            lines += ["", "Notebook:"] + [f"  {m}" for m in self.messages]
+        failed = [q for q in self.questions if q.feedback and not q.passed]
+        if failed:
+            lines += ["", "Feedback:"]
+            for q in failed:
+                lines.append(f"[{q.name}]")
+                for fb in q.feedback:
+                    lines += ["  " + ln for ln in fb.splitlines()]
+        return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# A kernel that survives timeouts and deaths
+
+@dataclass
+class _CellRun:
+    status: str  # "ok", "error", "timeout", "dead"
+    stdout: str = ""
+    error: str = ""
+
+
+class _Kernel:
+    """A Jupyter kernel in ``cwd``, driven one cell at a time with a time limit."""
+
+    def __init__(self, cwd: str):
+        from jupyter_client import KernelManager
+
+        self.cwd = cwd
+        env = dict(os.environ)
+        env.update({"MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                    "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+        self.km = KernelManager(kernel_name="python3", transport="ipc",
+                                ip=str(Path(cwd) / ".kernel"))
+        self.km.start_kernel(cwd=cwd, env=env)
+        self._connect()
+
+    def _connect(self):
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+
+    def restart(self):
+        try:
+            self.kc.stop_channels()
+        except Exception:
+            pass
+        self.km.restart_kernel(now=True)
+        self._connect()
+
+    def run(self, code: str, timeout: float) -> _CellRun:
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False,
+                                 stop_on_error=False)
+        deadline = time.monotonic() + timeout
+        interrupted = False
+        out, err = [], ""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if interrupted:  # the interrupt was ignored: give up on this kernel
+                    return _CellRun("timeout", "".join(out), "did not stop when interrupted")
+                self.km.interrupt_kernel()
+                interrupted = True
+                deadline = time.monotonic() + 10
+                continue
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if not self.km.is_alive():
+                    return _CellRun("dead", "".join(out), "the kernel died")
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and content.get("name") == "stdout":
+                out.append(content.get("text", ""))
+            elif kind == "error":
+                err = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}".strip()
+            elif kind == "status" and content.get("execution_state") == "idle":
+                if interrupted:
+                    return _CellRun("timeout", "".join(out), "interrupted")
+                return _CellRun("error" if err else "ok", "".join(out), err)
+
+    def shutdown(self):
+        try:
+            self.kc.stop_channels()
+        finally:
+            self.km.shutdown_kernel(now=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Grading one notebook
+
+_TEST_HARNESS = """
+def __embedlab_run_tests(spec_json):
+    import json as _json
+    from otter.test_files.ok_test import OKTestFile as _OK
+    _tf = _OK.from_spec(_json.loads(spec_json), path="")
+    _tf.run(globals())
+    _out = [[bool(r.passed), r.message or ""] for r in _tf.test_case_results]
+    print("{mark}" + _json.dumps(_out) + "{mark}")
+__embedlab_run_tests({spec!r})
+del __embedlab_run_tests
+"""
+
+
+def _question_of_cells(cells) -> list[str | None]:
+    """For each cell, the question whose ``grader.check`` comes next (None after the last)."""
+    owner: list[str | None] = [None] * len(cells)
+    current = None
+    for i in range(len(cells) - 1, -1, -1):
+        cell = cells[i]
+        if cell.get("cell_type") == "code":
+            m = CHECK_RE.search(cell.get("source", ""))
+            if m:
+                current = m.group(1)
+        owner[i] = current
+    return owner
+
+
+def _is_grader_cell(source: str) -> bool:
+    """Cells that only call the grader (checks, export): not run while grading."""
+    lines = [ln for ln in source.strip().splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return bool(lines) and all(re.match(r"\s*grader\.(check|check_all|export)\(", ln) for ln in lines)
+
+
+def exercise_name_of(nb) -> str | None:
+    """The exercise set a notebook belongs to, from the metadata ``otter assign`` writes."""
+    meta = nb.get("metadata", {}).get("otter", {}) if isinstance(nb, dict) else {}
+    name = meta.get("assignment_name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _zero_report(path: str, specs: dict, message: str, t0: float) -> GradeReport:
+    qs = [QuestionResult(n, 0.0, _possible(s), [message]) for n, s in specs.items()]
+    return GradeReport(path, qs, [message], time.monotonic() - t0)
+
+
+def _possible(spec: dict) -> float:
+    from otter.test_files.ok_test import OKTestFile
+
+    return float(OKTestFile.from_spec(spec).possible)
+
+
+def grade_notebook(notebook, *, autograder: Path | None = None, exercise: str | None = None,
+                   cell_timeout: float = 120.0, test_timeout: float = 60.0) -> GradeReport:
+    """Grade one notebook file and return a :class:`GradeReport`.
+
+    The tests come from ``autograder`` (an otter autograder zip) or, if it is not given, from
+    the master of ``exercise``; ``exercise`` defaults to the name stored in the notebook's
+    metadata, then to the file's name. The notebook file itself is never written.
+    """
+    import nbformat
+
+    t0 = time.monotonic()
+    path = Path(notebook)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist or is not a file")
+    for arg, value in (("cell_timeout", cell_timeout), ("test_timeout", test_timeout)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{arg} must be a positive number of seconds, got {value!r}")
+
+    nb, read_error = None, None
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("it has no list of cells")
+    except Exception as exc:  # JSON errors, validation errors, wrong encoding
+        nb, read_error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+    if autograder is None:
+        name = exercise or (exercise_name_of(nb) if nb is not None else None) or path.stem
+        autograder = autograder_zip(name)
+    specs = load_tests(Path(autograder))
+
+    if nb is None:
+        msg = (f"The file could not be read as a Jupyter notebook ({read_error}). "
+               "No question could be checked. Save the notebook from JupyterLab and try again.")
+        return _zero_report(str(path), specs, msg, t0)
+
+    cells = nb.cells
+    owner = _question_of_cells(cells)
+    notes: dict[str, list[str]] = {n: [] for n in specs}
+    messages: list[str] = []
+
+    def note(i: int, text: str):
+        q = owner[i]
+        where = f"cell {i + 1}"
+        if q in notes:
+            notes[q].append(f"{where}: {text}")
+        else:
+            messages.append(f"{where} (after the last question): {text}")
+
+    with tempfile.TemporaryDirectory(prefix="embedlab-grade-") as work:
+        shutil.copyfile(path, Path(work) / "submission.ipynb")
+        kernel = _Kernel(work)
+        try:
+            done: list[int] = []  # cells that ran without killing or hanging the kernel
+            for i, cell in enumerate(cells):
+                if cell.get("cell_type") != "code":
+                    continue
+                source = cell.get("source", "")
+                if not source.strip() or _is_grader_cell(source):
+                    continue
+                res = kernel.run(source, cell_timeout)
+                if res.status == "ok":
+                    done.append(i)
+                elif res.status == "error":
+                    done.append(i)
+                    note(i, f"raised {res.error}")
+                elif res.status == "timeout":
+                    note(i, f"ran longer than {cell_timeout:g} s and was stopped "
+                            "(an infinite loop?); the cells after it were still run")
+                    if res.error == "did not stop when interrupted":
+                        _replay(kernel, cells, done, cell_timeout)
+                else:  # dead
+                    note(i, "made the Python kernel die (os._exit, a crash or memory); "
+                            "the kernel was restarted without this cell")
+                    _replay(kernel, cells, done, cell_timeout)
+
+            questions = []
+            for qname, spec in specs.items():
+                questions.append(_run_question(kernel, qname, spec, notes[qname], test_timeout,
+                                               cells, done))
+        finally:
+            kernel.shutdown()
+    return GradeReport(str(path), questions, messages, time.monotonic() - t0)
+
+
+def _replay(kernel: _Kernel, cells, done: list[int], timeout: float) -> None:
+    kernel.restart()
+    for j in list(done):
+        res = kernel.run(cells[j]["source"], timeout)
+        if res.status in ("dead", "timeout"):
+            done.remove(j)
+            kernel.restart()
+
+
+def _run_question(kernel, qname, spec, notes, timeout, cells, done) -> QuestionResult:
+    from otter.test_files.ok_test import OKTestFile
+
+    tf = OKTestFile.from_spec(spec)
+    code = _TEST_HARNESS.format(mark=_MARK, spec=json.dumps(spec))
+    res = kernel.run(code, timeout)
+    feedback = list(notes)
+    results = None
+    if res.status == "ok":
+        parts = res.stdout.split(_MARK)
+        try:
+            results = json.loads(parts[-2]) if len(parts) >= 3 else None
+        except (ValueError, IndexError):
+            results = None
+    if results is None or len(results) != len(tf.test_cases):
+        why = {"timeout": f"the tests ran longer than {timeout:g} s and were stopped",
+               "dead": "the kernel died while the tests ran",
+               "error": f"the tests could not run ({res.error})"}.get(res.status,
+                                                                     "the tests gave no result")
+        feedback.append(f"{why}; no point could be given for {qname}")
+        if res.status in ("timeout", "dead"):
+            _replay(kernel, cells, done, timeout)
+        return QuestionResult(qname, 0.0, float(tf.possible), feedback)
+
+    from otter.test_files.abstract_test import TestCaseResult
+
+    tf.test_case_results = [TestCaseResult(test_case=tc, message=msg, passed=ok)
+                            for tc, (ok, msg) in zip(tf.test_cases, results)]
+    for k, (tc, (ok, msg)) in enumerate(zip(tf.test_cases, results), start=1):
+        if ok:
+            continue
+        if tc.hidden:
+            text = f"hidden test {k} failed"
+            if tc.failure_message:
+                text += f": {tc.failure_message}"
+        else:
+            text = f"public test {k} failed"
+            if tc.failure_message:
+                text += f": {tc.failure_message}"
+            text += "\n" + _trim_doctest(msg)
+        feedback.append(text)
+    return QuestionResult(qname, float(tf.score), float(tf.possible), feedback)
+
+
+def _trim_doctest(message: str, limit: int = 1500) -> str:
+    """The informative part of a doctest failure: the failing lines and what they gave."""
+    text = message.replace("❌ Test case failed", "").strip()
+    out = []
+    for block in text.split("*" * 70):
+        if "Failed example:" not in block:
+            continue
+        body = block.split("Failed example:", 1)[1].split("Trying:", 1)[0]
+        if "Exception raised:" in body:
+            example, exc = body.split("Exception raised:", 1)
+            last = [ln.strip() for ln in exc.strip().splitlines() if ln.strip()]
+            out.append(f"{example.strip()}\n  raised {last[-1] if last else 'an exception'}")
+        else:
+            out.append(body.strip())
+    text = "\n".join(out) or text
+    return text if len(text) <= limit else text[:limit] + "\n[...]"
+
+
+# --------------------------------------------------------------------------------------------
+# Grading a folder
+
+def grade_folder(folder, out_dir, *, autograder: Path | None = None, exercise: str | None = None,
+                 cell_timeout: float = 120.0, test_timeout: float = 60.0,
+                 progress: bool = True) -> list[GradeReport]:
+    """Grade every ``*.ipynb`` in ``folder``; write a CSV gradebook and one results.json each.
+
+    ``out_dir/gradebook.csv`` has one row per submission and one column per question;
+    ``out_dir/<submission>/results.json`` is the Gradescope-style result of each. Submissions
+    are graded one after the other, each in its own temporary folder that is deleted before
+    the next one starts, so one cannot read or delete another's files.
+    """
+    from tqdm.auto import tqdm
+
+    folder, out_dir = Path(folder), Path(out_dir)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder of submissions")
+    subs = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    if not subs:
+        raise FileNotFoundError(f"{folder} holds no .ipynb submissions")
+    if autograder is None:
+        if exercise is None:
+            raise ValueError("give the exercise set (--exercise NN_slug) or an autograder zip")
+        autograder = autograder_zip(exercise)
+    specs = load_tests(Path(autograder))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for sub in tqdm(subs, desc="grading", unit="notebook", disable=not progress):
+        try:
+            rep = grade_notebook(sub, autograder=autograder, cell_timeout=cell_timeout,
+                                 test_timeout=test_timeout)
+        except Exception as exc:  # one bad submission must not stop the batch
+            rep = _zero_report(str(sub), specs, f"grading failed: {type(exc).__name__}: {exc}",
+                               time.monotonic())
+        reports.append(rep)
+        target = out_dir / sub.stem
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "results.json").write_text(json.dumps(rep.to_gradescope(), indent=2))
+    with open(out_dir / "gradebook.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["submission", *specs, "total", "possible", "messages"])
+        for sub, rep in zip(subs, reports):
+            by_name = {q.name: q.score for q in rep.questions}
+            writer.writerow([sub.name, *[_fmt(by_name.get(n, 0.0)) for n in specs],
+                             _fmt(rep.score), _fmt(rep.possible), " | ".join(rep.messages)])
+    return reports

@@ -1,0 +1,238 @@
+"""embedlab.attention against torch: same inputs, same weights, float64, to 1e-6."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from embedlab.attention import (MultiHeadAttention, TransformerEncoderBlock, causal_mask, gelu,
+                                layer_norm, padding_mask, scaled_dot_product_attention,
+                                sinusoidal_positional_encoding, softmax)
+
+TOL = 1e-6
+
+
+def _t(a):
+    return torch.from_numpy(np.asarray(a, dtype=np.float64))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+@pytest.mark.parametrize("shape_q,shape_k,d_v", [
+    ((5, 3), (5, 3), 3),            # no batch, square
+    ((2, 7, 5), (2, 4, 5), 6),      # batch, more queries than keys, d_v != d_k
+    ((3, 2, 1, 9), (3, 2, 11, 9), 1),  # batch and heads, a single query, odd widths
+])
+def test_sdpa_no_mask_matches_torch(rng, shape_q, shape_k, d_v):
+    q = rng.normal(size=shape_q)
+    k = rng.normal(size=shape_k)
+    v = rng.normal(size=shape_k[:-1] + (d_v,))
+    ours, w = scaled_dot_product_attention(q, k, v, return_weights=True)
+    ref = F.scaled_dot_product_attention(_t(q), _t(k), _t(v)).numpy()
+    assert ours.shape == ref.shape
+    assert np.max(np.abs(ours - ref)) < TOL
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,m", [(6, 6), (3, 8), (9, 4)])
+def test_sdpa_causal_matches_torch(rng, n, m):
+    q, k, v = rng.normal(size=(2, 3, n, 5)), rng.normal(size=(2, 3, m, 5)), rng.normal(size=(2, 3, m, 7))
+    ours = scaled_dot_product_attention(q, k, v, causal=True)
+    ref = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), is_causal=True).numpy()
+    assert np.max(np.abs(ours - ref)) < TOL
+
+
+def test_sdpa_padding_mask_matches_torch(rng):
+    lengths = np.array([7, 3, 5])
+    mask = padding_mask(lengths)[:, None, :]          # (batch, 1, m): same for every query
+    q, k, v = rng.normal(size=(3, 7, 4)), rng.normal(size=(3, 7, 4)), rng.normal(size=(3, 7, 2))
+    ours, w = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
+    ref = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=torch.from_numpy(mask)).numpy()
+    assert np.max(np.abs(ours - ref)) < TOL
+    assert np.all(w[1, :, 3:] == 0)  # padded keys receive no weight
+    # Padding changes nothing for the real tokens: same as attending to the unpadded sequence.
+    short = scaled_dot_product_attention(q[1, :, :], k[1, :3], v[1, :3])
+    assert np.max(np.abs(short - ours[1])) < 1e-12
+
+
+def test_sdpa_padding_and_causal_and_float_mask(rng):
+    q, k, v = rng.normal(size=(2, 6, 3)), rng.normal(size=(2, 6, 3)), rng.normal(size=(2, 6, 3))
+    pad = padding_mask([6, 4])[:, None, :]
+    both = pad & causal_mask(6)
+    ours = scaled_dot_product_attention(q, k, v, pad, causal=True)
+    ref = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=torch.from_numpy(both)).numpy()
+    assert np.max(np.abs(ours - ref)) < TOL
+    bias = rng.normal(size=(6, 6))
+    ours = scaled_dot_product_attention(q, k, v, bias, scale=0.3)
+    ref = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(bias), scale=0.3).numpy()
+    assert np.max(np.abs(ours - ref)) < TOL
+
+
+def test_fully_masked_row_gives_zeros_like_torch(rng):
+    q, k, v = rng.normal(size=(3, 4)), rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    mask = np.ones((3, 5), dtype=bool)
+    mask[1] = False
+    ours = scaled_dot_product_attention(q, k, v, mask)
+    ref = F.scaled_dot_product_attention(_t(q)[None], _t(k)[None], _t(v)[None],
+                                         attn_mask=torch.from_numpy(mask)).numpy()[0]
+    assert np.all(ours[1] == 0)
+    assert np.max(np.abs(ours - ref)) < TOL
+
+
+def _torch_mha(d, h, bias=True, seed=0):
+    torch.manual_seed(seed)
+    mha = torch.nn.MultiheadAttention(d, h, bias=bias, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():  # non-zero biases, so that a wrong bias would show
+        if bias:
+            mha.in_proj_bias.normal_()
+            mha.out_proj.bias.normal_()
+    mha.eval()
+    ours = MultiHeadAttention(d, h, bias=bias)
+    ours.set_weights(mha.in_proj_weight.detach().numpy(), mha.out_proj.weight.detach().numpy(),
+                     mha.in_proj_bias.detach().numpy() if bias else None,
+                     mha.out_proj.bias.detach().numpy() if bias else None)
+    return mha, ours
+
+
+@pytest.mark.parametrize("d,h,bias", [(12, 3, True), (10, 5, False), (7, 1, True)])
+def test_mha_self_attention_with_padding_matches_torch(rng, d, h, bias):
+    mha, ours = _torch_mha(d, h, bias)
+    x = rng.normal(size=(3, 5, d))
+    keep = padding_mask([5, 2, 4])
+    out, w = ours(x, key_mask=keep, return_weights=True)
+    ref, ref_w = mha(_t(x), _t(x), _t(x), key_padding_mask=torch.from_numpy(~keep))
+    assert np.max(np.abs(out - ref.detach().numpy())) < TOL
+    assert np.max(np.abs(w.mean(axis=1) - ref_w.detach().numpy())) < TOL  # torch averages heads
+
+
+def test_mha_cross_attention_causal_and_float_mask_match_torch(rng):
+    mha, ours = _torch_mha(8, 2, seed=3)
+    xq, xk, xv = rng.normal(size=(2, 4, 8)), rng.normal(size=(2, 6, 8)), rng.normal(size=(2, 6, 8))
+    out = ours(xq, xk, xv)
+    ref, _ = mha(_t(xq), _t(xk), _t(xv))
+    assert np.max(np.abs(out - ref.detach().numpy())) < TOL
+    x = rng.normal(size=(2, 6, 8))
+    cm = causal_mask(6)
+    out = ours(x, causal=True)
+    ref, _ = mha(_t(x), _t(x), _t(x), attn_mask=torch.from_numpy(~cm))  # torch: True = blocked
+    assert np.max(np.abs(out - ref.detach().numpy())) < TOL
+    bias = rng.normal(size=(6, 6))
+    keep = padding_mask([6, 5])
+    out = ours(x, key_mask=keep, attn_mask=bias)
+    ref, _ = mha(_t(x), _t(x), _t(x), attn_mask=_t(bias),
+                 key_padding_mask=_t(np.where(keep, 0.0, -np.inf)))  # same (float) mask type
+    assert np.max(np.abs(out - ref.detach().numpy())) < TOL
+
+
+def test_causal_output_does_not_see_the_future(rng):
+    mha = MultiHeadAttention(6, 2, seed=1)
+    x = rng.normal(size=(1, 5, 6))
+    y = x.copy()
+    y[0, 3:] = rng.normal(size=(2, 6))  # change the last two positions only
+    a, b = mha(x, causal=True), mha(y, causal=True)
+    assert np.allclose(a[0, :3], b[0, :3])
+    assert not np.allclose(a[0, 3:], b[0, 3:])
+
+
+def test_positional_encoding_formula():
+    pe = sinusoidal_positional_encoding(50, 16)
+    p, i = 13, 3  # an independent evaluation of the formula for one entry pair
+    angle = p / 10000 ** (2 * i / 16)
+    assert pe[p, 2 * i] == pytest.approx(np.sin(angle), abs=1e-12)
+    assert pe[p, 2 * i + 1] == pytest.approx(np.cos(angle), abs=1e-12)
+    assert pe.shape == (50, 16)
+    assert np.allclose(pe[0, 0::2], 0) and np.allclose(pe[0, 1::2], 1)
+    assert sinusoidal_positional_encoding(4, 5).shape == (4, 5)  # odd width
+
+
+def test_layer_norm_and_gelu_match_torch(rng):
+    x, g, b = rng.normal(size=(3, 4, 10)), rng.normal(size=10), rng.normal(size=10)
+    ref = F.layer_norm(_t(x), (10,), _t(g), _t(b), eps=1e-5).numpy()
+    assert np.max(np.abs(layer_norm(x, g, b) - ref)) < TOL
+    assert np.max(np.abs(gelu(x) - F.gelu(_t(x)).numpy())) < TOL
+
+
+def _copy_block(layer, block):
+    sd = {k: v.detach().numpy() for k, v in layer.state_dict().items()}
+    block.attn.set_weights(sd["self_attn.in_proj_weight"], sd["self_attn.out_proj.weight"],
+                           sd["self_attn.in_proj_bias"], sd["self_attn.out_proj.bias"])
+    block.w1, block.b1 = sd["linear1.weight"], sd["linear1.bias"]
+    block.w2, block.b2 = sd["linear2.weight"], sd["linear2.bias"]
+    block.ln1_gamma, block.ln1_beta = sd["norm1.weight"], sd["norm1.bias"]
+    block.ln2_gamma, block.ln2_beta = sd["norm2.weight"], sd["norm2.bias"]
+
+
+@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
+def test_encoder_block_matches_torch(rng, norm_first, activation):
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(12, 4, dim_feedforward=20, dropout=0.0,
+                                             activation=activation, batch_first=True,
+                                             norm_first=norm_first, dtype=torch.float64)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # move biases and norms off their defaults
+    layer.eval()
+    block = TransformerEncoderBlock(12, 4, 20, activation=activation, norm_first=norm_first)
+    _copy_block(layer, block)
+    x = rng.normal(size=(2, 5, 12))
+    keep = padding_mask([5, 3])
+    torch.backends.mha.set_fastpath_enabled(False)  # the plain path, which keeps padded rows
+    try:
+        ref = layer(_t(x), src_key_padding_mask=torch.from_numpy(~keep)).detach().numpy()
+    finally:
+        torch.backends.mha.set_fastpath_enabled(True)
+    ours = block(x, key_mask=keep)
+    assert np.max(np.abs(ours - ref)) < TOL
+
+
+# ------------------------------------------------------------------ bad inputs
+def test_bad_inputs_raise():
+    q = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="same last dimension"):
+        scaled_dot_product_attention(q, np.zeros((2, 4)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="same number of positions"):
+        scaled_dot_product_attention(q, np.zeros((2, 3)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        scaled_dot_product_attention(np.zeros(3), np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        scaled_dot_product_attention(q, q, q, np.ones((3, 3), dtype=bool))
+    with pytest.raises(ValueError, match="finite numbers and -inf"):
+        scaled_dot_product_attention(q, q, q, np.full((2, 2), np.inf))
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        scaled_dot_product_attention(q, q, q, causal=1)
+    with pytest.raises(TypeError, match="query must hold numbers"):
+        scaled_dot_product_attention([["a"]], q, q)
+    with pytest.raises(ValueError, match="n_queries must be >= 1"):
+        causal_mask(0)
+    with pytest.raises(ValueError, match="shorter than the longest"):
+        padding_mask([3, 5], max_len=4)
+    with pytest.raises(ValueError, match="lengths must be >= 0"):
+        padding_mask([-1, 2])
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        padding_mask([1.5, 2.0])
+    with pytest.raises(ValueError, match="must divide d_model"):
+        MultiHeadAttention(10, 3)
+    with pytest.raises(TypeError, match="d_model must be an integer"):
+        MultiHeadAttention(8.0, 2)
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match="width 5"):
+        mha(np.zeros((1, 3, 5)))
+    with pytest.raises(ValueError, match="query must be 3-D"):
+        mha(np.zeros((3, 8)))
+    with pytest.raises(ValueError, match="key_mask must be a boolean array"):
+        mha(np.zeros((1, 3, 8)), key_mask=np.ones((1, 3)))
+    with pytest.raises(ValueError, match="attn_mask must have shape"):
+        mha(np.zeros((1, 3, 8)), attn_mask=np.ones((2, 2), dtype=bool))
+    with pytest.raises(ValueError, match="in_proj_weight must have shape"):
+        mha.set_weights(np.zeros((8, 8)), np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="d_model must be >= 1"):
+        sinusoidal_positional_encoding(4, 0)
+    with pytest.raises(ValueError, match="gamma and beta must have shape"):
+        layer_norm(np.zeros((2, 3)), np.ones(4))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        TransformerEncoderBlock(8, 2, 16, activation="tanh")
+    with pytest.raises(ValueError, match="only -inf"):
+        softmax([1.0, np.nan])
