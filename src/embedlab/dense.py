@@ -45,6 +45,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._checks import check_array, check_choice, check_float, check_int, check_seed
 
@@ -77,6 +78,24 @@ def _column_variance(X) -> np.ndarray:
         mean_sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
         return np.maximum(mean_sq - mean**2, 0.0)
     return X.var(axis=0)
+
+
+def _thin_svd(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact thin SVD; a very wide or tall matrix is first reduced by a QR factorisation.
+
+    For ``n < d``: ``X.T = Q R`` gives ``X = R.T Q.T``, and the SVD of the small ``n x n``
+    matrix ``R.T = U S W.T`` yields ``X = U S (Q W).T``. Same singular values, less work.
+    """
+    n, d = X.shape
+    if d > 2 * n:
+        Q, R = np.linalg.qr(X.T)
+        U, s, Wt = np.linalg.svd(R.T)
+        return U, s, (Q @ Wt.T).T
+    if n > 2 * d:
+        Q, R = np.linalg.qr(X)
+        W, s, Vt = np.linalg.svd(R)
+        return Q @ W, s, Vt
+    return np.linalg.svd(X, full_matrices=False)
 
 
 def svd_flip(U, Vt) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +174,7 @@ class PCA:
             raise ValueError(f"n_components={k} is larger than min(n_samples, n_features) = "
                              f"{min(n, d)}")
         self.mean_ = X.mean(axis=0)
-        U, s, Vt = np.linalg.svd(X - self.mean_, full_matrices=False)
+        U, s, Vt = _thin_svd(X - self.mean_)
         U, Vt = svd_flip(U, Vt)
         variance = s**2 / (n - 1)
         total = variance.sum()
@@ -191,8 +210,10 @@ class PCA:
         return Z @ self.components_ + self.mean_
 
 
-class TruncatedSVD:
+class TruncatedSVD(TransformerMixin, BaseEstimator):
     """Top-k SVD without centring, for dense or sparse data (LSA on TF-IDF).
+
+    It follows scikit-learn's estimator API, so it can be a step of a ``Pipeline``.
 
     Parameters
     ----------
@@ -216,12 +237,15 @@ class TruncatedSVD:
         self.seed = check_seed("seed", seed)
         self.components_ = None
 
-    def fit(self, X) -> "TruncatedSVD":
-        """Fit on a dense array or scipy sparse matrix ``(n, d)``; returns ``self``."""
+    def fit(self, X, y=None) -> "TruncatedSVD":
+        """Fit on a dense array or scipy sparse matrix ``(n, d)``; returns ``self``.
+
+        ``y`` is ignored (it is there for scikit-learn pipelines).
+        """
         self.fit_transform(X)
         return self
 
-    def fit_transform(self, X) -> np.ndarray:
+    def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit and return the scores ``X @ components_.T`` (equal to ``U_k * s_k``)."""
         X = _check_matrix("X", X, min_rows=1)
         k = self.n_components
@@ -229,8 +253,7 @@ class TruncatedSVD:
             raise ValueError(f"n_components={k} is larger than min(n_samples, n_features) = "
                              f"{min(X.shape)}")
         if self.algorithm == "full":
-            dense = X.toarray() if sp.issparse(X) else X
-            U, s, Vt = np.linalg.svd(dense, full_matrices=False)
+            U, s, Vt = _thin_svd(X.toarray() if sp.issparse(X) else X)
             U, Vt = svd_flip(U[:, :k], Vt[:k])
             s = s[:k]
         else:
@@ -351,25 +374,27 @@ def distance_ratios(dims: Sequence[int], *, n_points: int = 1000, n_queries: int
     for d in dims:
         points = rng.random((n_points, d))
         queries = rng.random((n_queries, d))
-        diff = np.abs(queries[:, None, :] - points[None, :, :])
-        if math.isinf(p):
-            dist = diff.max(axis=2)
-        else:
-            dist = (diff**p).sum(axis=2) ** (1.0 / p)
-        out.append(float(np.mean(dist.max(axis=1) / dist.min(axis=1))))
+        ratios = []
+        for query in queries:  # one query at a time keeps memory at n_points * d
+            diff = np.abs(points - query)
+            dist = diff.max(axis=1) if math.isinf(p) else (diff**p).sum(axis=1) ** (1.0 / p)
+            ratios.append(dist.max() / dist.min())
+        out.append(float(np.mean(ratios)))
     return np.array(out)
 
 
 def count_matrix_costs(docs: Sequence[str], sizes: Sequence[int], *,
                        max_dense_bytes: int = 128 * 2**20) -> list[dict]:
-    """Measure memory and build time of the count matrix of the first ``n`` docs, for each n.
+    """Measure memory and time of the count matrix of the first ``n`` docs, for each n.
 
     For each ``n`` in ``sizes`` (increasing), builds the sparse CSR count matrix of ``docs[:n]``
-    with scikit-learn's ``CountVectorizer`` (float64 counts), then its dense copy, and records
-    one dict per size: ``n_docs``, ``n_terms``, ``nnz``, ``sparse_bytes`` (data, indices and
+    with scikit-learn's ``CountVectorizer`` (float64 counts), then its dense copy, and times
+    one typical use of each: the product ``X @ X.T`` (all document dot products). Returns one
+    dict per size: ``n_docs``, ``n_terms``, ``nnz``, ``sparse_bytes`` (data, indices and
     indptr arrays), ``dense_bytes`` (``n_docs * n_terms * 8``), ``sparse_seconds`` and
-    ``dense_seconds`` (sparse build plus densifying) and ``dense_measured``. A dense matrix
-    larger than ``max_dense_bytes`` is not built: its bytes are computed and its time is NaN.
+    ``dense_seconds`` (build; dense = sparse build plus densifying), ``sparse_product_seconds``
+    and ``dense_product_seconds``, and ``dense_measured``. A dense matrix larger than
+    ``max_dense_bytes`` is not built: its bytes are computed and its times are NaN.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -390,17 +415,24 @@ def count_matrix_costs(docs: Sequence[str], sizes: Sequence[int], *,
         sparse_seconds = time.perf_counter() - start
         dense_bytes = X.shape[0] * X.shape[1] * 8
         measured = dense_bytes <= max_dense_bytes
-        dense_seconds = math.nan
+        start = time.perf_counter()
+        X @ X.T
+        sparse_product_seconds = time.perf_counter() - start
+        dense_seconds = dense_product_seconds = math.nan
         if measured:
             start = time.perf_counter()
             dense = X.toarray()
             dense_seconds = sparse_seconds + time.perf_counter() - start
             dense_bytes = dense.nbytes
+            start = time.perf_counter()
+            dense @ dense.T
+            dense_product_seconds = time.perf_counter() - start
             del dense
         rows.append({
             "n_docs": n, "n_terms": X.shape[1], "nnz": X.nnz,
             "sparse_bytes": X.data.nbytes + X.indices.nbytes + X.indptr.nbytes,
             "dense_bytes": dense_bytes, "sparse_seconds": sparse_seconds,
-            "dense_seconds": dense_seconds, "dense_measured": measured,
+            "dense_seconds": dense_seconds, "sparse_product_seconds": sparse_product_seconds,
+            "dense_product_seconds": dense_product_seconds, "dense_measured": measured,
         })
     return rows

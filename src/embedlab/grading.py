@@ -347,9 +347,27 @@ del __embedlab_run_tests
 """
 
 
+_BEGIN_Q = re.compile(r"#\s*BEGIN QUESTION", re.I)
+_NAME = re.compile(r"^\s*name:\s*(\S+)", re.M)
+
+
 def _question_of_cells(cells) -> list[str | None]:
-    """For each cell, the question whose ``grader.check`` comes next (None after the last)."""
+    """For each cell, the question it belongs to (None outside every question).
+
+    In a learner notebook a cell belongs to the question whose ``grader.check("qN")`` comes
+    next; in an instructor's master, to the question opened by the last raw
+    ``# BEGIN QUESTION`` cell before it.
+    """
     owner: list[str | None] = [None] * len(cells)
+    if any(c.get("cell_type") == "raw" and _BEGIN_Q.search(c.get("source", "")) for c in cells):
+        current = None
+        for i, cell in enumerate(cells):
+            src = cell.get("source", "")
+            if cell.get("cell_type") == "raw" and _BEGIN_Q.search(src):
+                m = _NAME.search(src)
+                current = m.group(1) if m else None
+            owner[i] = current
+        return owner
     current = None
     for i in range(len(cells) - 1, -1, -1):
         cell = cells[i]
@@ -359,6 +377,21 @@ def _question_of_cells(cells) -> list[str | None]:
                 current = m.group(1)
         owner[i] = current
     return owner
+
+
+def _test_cells(cells) -> set[int]:
+    """Indices of the test cells of a master (between raw BEGIN TESTS and END TESTS)."""
+    inside, out = False, set()
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") == "raw":
+            src = cell.get("source", "")
+            if re.search(r"#\s*BEGIN TESTS", src, re.I):
+                inside = True
+            elif re.search(r"#\s*END TESTS", src, re.I):
+                inside = False
+        elif inside:
+            out.add(i)
+    return out
 
 
 def _is_grader_cell(source: str) -> bool:
@@ -391,38 +424,48 @@ def grade_notebook(notebook, *, autograder: Path | None = None, exercise: str | 
 
     The tests come from ``autograder`` (an otter autograder zip) or, if it is not given, from
     the master of ``exercise``; ``exercise`` defaults to the name stored in the notebook's
-    metadata, then to the file's name. The notebook file itself is never written.
+    metadata, then to the file's name. The notebook file itself is only read.
     """
-    import nbformat
-
-    t0 = time.monotonic()
     path = Path(notebook)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
+    return _grade_bytes(path.read_bytes(), str(path), path.stem, autograder=autograder,
+                        exercise=exercise, cell_timeout=cell_timeout, test_timeout=test_timeout)
+
+
+def _parse(data: bytes):
+    import nbformat
+
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("it has no list of cells")
+        return nb, None
+    except Exception as exc:  # JSON errors, validation errors, wrong encoding
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return None, f"{type(exc).__name__}: {first}"
+
+
+def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, cell_timeout,
+                 test_timeout) -> GradeReport:
+    t0 = time.monotonic()
     for arg, value in (("cell_timeout", cell_timeout), ("test_timeout", test_timeout)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{arg} must be a positive number of seconds, got {value!r}")
-
-    nb, read_error = None, None
-    try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-        if not isinstance(nb.get("cells"), list):
-            raise ValueError("it has no list of cells")
-    except Exception as exc:  # JSON errors, validation errors, wrong encoding
-        nb, read_error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-
+    nb, read_error = _parse(data)
     if autograder is None:
-        name = exercise or (exercise_name_of(nb) if nb is not None else None) or path.stem
+        name = exercise or (exercise_name_of(nb) if nb is not None else None) or stem
         autograder = autograder_zip(name)
     specs = load_tests(Path(autograder))
 
     if nb is None:
         msg = (f"The file could not be read as a Jupyter notebook ({read_error}). "
                "No question could be checked. Save the notebook from JupyterLab and try again.")
-        return _zero_report(str(path), specs, msg, t0)
+        return _zero_report(label, specs, msg, t0)
 
     cells = nb.cells
     owner = _question_of_cells(cells)
+    skip = _test_cells(cells)  # a master's own tests: the autograder runs the real ones
     notes: dict[str, list[str]] = {n: [] for n in specs}
     messages: list[str] = []
 
@@ -435,7 +478,7 @@ def grade_notebook(notebook, *, autograder: Path | None = None, exercise: str | 
             messages.append(f"{where} (after the last question): {text}")
 
     with tempfile.TemporaryDirectory(prefix="embedlab-grade-") as work:
-        shutil.copyfile(path, Path(work) / "submission.ipynb")
+        (Path(work) / "submission.ipynb").write_bytes(data)
         kernel = _Kernel(work)
         try:
             done: list[int] = []  # cells that ran without killing or hanging the kernel
@@ -443,14 +486,13 @@ def grade_notebook(notebook, *, autograder: Path | None = None, exercise: str | 
                 if cell.get("cell_type") != "code":
                     continue
                 source = cell.get("source", "")
-                if not source.strip() or _is_grader_cell(source):
+                if not source.strip() or _is_grader_cell(source) or i in skip:
                     continue
                 res = kernel.run(source, cell_timeout)
-                if res.status == "ok":
+                if res.status in ("ok", "error"):
                     done.append(i)
-                elif res.status == "error":
-                    done.append(i)
-                    note(i, f"raised {res.error}")
+                    if res.status == "error":
+                        note(i, f"raised {res.error}")
                 elif res.status == "timeout":
                     note(i, f"ran longer than {cell_timeout:g} s and was stopped "
                             "(an infinite loop?); the cells after it were still run")
@@ -461,13 +503,11 @@ def grade_notebook(notebook, *, autograder: Path | None = None, exercise: str | 
                             "the kernel was restarted without this cell")
                     _replay(kernel, cells, done, cell_timeout)
 
-            questions = []
-            for qname, spec in specs.items():
-                questions.append(_run_question(kernel, qname, spec, notes[qname], test_timeout,
-                                               cells, done))
+            questions = [_run_question(kernel, qname, spec, notes[qname], test_timeout, cells,
+                                       done) for qname, spec in specs.items()]
         finally:
             kernel.shutdown()
-    return GradeReport(str(path), questions, messages, time.monotonic() - t0)
+    return GradeReport(label, questions, messages, time.monotonic() - t0)
 
 
 def _replay(kernel: _Kernel, cells, done: list[int], timeout: float) -> None:
@@ -550,9 +590,13 @@ def grade_folder(folder, out_dir, *, autograder: Path | None = None, exercise: s
     """Grade every ``*.ipynb`` in ``folder``; write a CSV gradebook and one results.json each.
 
     ``out_dir/gradebook.csv`` has one row per submission and one column per question;
-    ``out_dir/<submission>/results.json`` is the Gradescope-style result of each. Submissions
-    are graded one after the other, each in its own temporary folder that is deleted before
-    the next one starts, so one cannot read or delete another's files.
+    ``out_dir/<submission>/results.json`` is the Gradescope-style result of each.
+
+    All submissions are read into memory first; then each runs alone, in a fresh temporary
+    folder holding only its own copy, deleted before the next starts. So a submission finds no
+    other submission beside it, and deleting files cannot change another's grade. This is
+    isolation, not a security sandbox: code run with your user's rights can still reach any
+    absolute path you can; grade untrusted work inside a container or a throwaway account.
     """
     from tqdm.auto import tqdm
 
@@ -568,11 +612,15 @@ def grade_folder(folder, out_dir, *, autograder: Path | None = None, exercise: s
         autograder = autograder_zip(exercise)
     specs = load_tests(Path(autograder))
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Read every submission before any of them runs: what one does to the others' files
+    # cannot change their grades.
+    contents = [sub.read_bytes() for sub in subs]
     reports = []
-    for sub in tqdm(subs, desc="grading", unit="notebook", disable=not progress):
+    for sub, data in tqdm(list(zip(subs, contents)), desc="grading", unit="notebook",
+                          disable=not progress):
         try:
-            rep = grade_notebook(sub, autograder=autograder, cell_timeout=cell_timeout,
-                                 test_timeout=test_timeout)
+            rep = _grade_bytes(data, str(sub), sub.stem, autograder=autograder, exercise=None,
+                               cell_timeout=cell_timeout, test_timeout=test_timeout)
         except Exception as exc:  # one bad submission must not stop the batch
             rep = _zero_report(str(sub), specs, f"grading failed: {type(exc).__name__}: {exc}",
                                time.monotonic())

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
+from scipy.special import expit
 
 from ._checks import check_array, check_choice, check_float, check_int, check_seed
 
@@ -198,15 +199,24 @@ def sgns_loss_and_grads(h, out, labels):
     return loss, grad_h, grad_out
 
 
-def _scatter_add(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray,
+def _scatter_add(matrix: np.ndarray, rows: np.ndarray, indptr: np.ndarray, weights: np.ndarray,
                  values: np.ndarray) -> None:
-    """``matrix[rows[i]] += weights[i] * values[cols[i]]`` for all i, repeated rows summed.
+    """Add ``weights[i] * values[j]`` to ``matrix[rows[i]]`` for every entry i of group j.
 
-    Done as one sparse-dense product over the distinct rows: much faster than ``np.add.at``.
+    Group j is the slice ``indptr[j]:indptr[j + 1]`` of ``rows`` and ``weights`` (a CSC
+    layout). Repeated rows add up. The sum is one sparse-dense product, much faster than
+    ``np.add.at``; when the batch touches many rows it is added to the whole matrix.
     """
-    uniq, inv = np.unique(rows, return_inverse=True)
-    mix = sp.csr_matrix((weights, (inv, cols)), shape=(len(uniq), len(values)))
-    matrix[uniq] += mix @ values
+    if len(rows) * 4 >= len(matrix):
+        mix = sp.csc_matrix((weights, rows, indptr), shape=(len(matrix), len(values)))
+        matrix += mix @ values
+    else:
+        present = np.zeros(len(matrix), dtype=bool)
+        present[rows] = True
+        uniq = np.flatnonzero(present)
+        local = (np.cumsum(present) - 1)[rows]
+        mix = sp.csc_matrix((weights, local, indptr), shape=(len(uniq), len(values)))
+        matrix[uniq] += mix @ values
 
 
 # --------------------------------------------------------------------------- the model
@@ -226,13 +236,15 @@ class Word2Vec:
     sample : subsampling threshold t (0 disables it).
     alpha, min_alpha : initial and final learning rate (linear decay).
     epochs : passes over the corpus.
-    batch_size : center words per minibatch update.
+    batch_size : center words per minibatch update; ``None`` means 256 for skip-gram (about
+        1,500 pairs) and 1,024 for CBOW (one example per center).
     seed : seed of initialisation, subsampling, windows and negatives.
     progress : show a progress bar.
 
     After :meth:`fit`: ``wv`` (a :class:`WordVectors` of the input vectors), ``vocab``,
-    ``loss_history_`` (mean loss per example, per epoch), ``train_seconds_`` and
-    ``words_per_second_`` (corpus tokens times epochs over training time).
+    ``loss_history_`` (mean loss per example, per epoch), ``train_seconds_`` (wall clock of
+    the training, vocabulary counting excluded), ``train_cpu_seconds_`` (CPU time of the same)
+    and ``words_per_second_`` (corpus tokens times epochs over ``train_seconds_``).
     """
 
     vector_size: int = 100
@@ -245,13 +257,14 @@ class Word2Vec:
     alpha: float = 0.025
     min_alpha: float = 1e-4
     epochs: int = 5
-    batch_size: int = 256
+    batch_size: int | None = None
     seed: int | None = 0
     progress: bool = True
     wv: "WordVectors | None" = field(default=None, init=False, repr=False)
     vocab: Vocabulary | None = field(default=None, init=False, repr=False)
     loss_history_: list[float] = field(default_factory=list, init=False, repr=False)
     train_seconds_: float = field(default=0.0, init=False, repr=False)
+    train_cpu_seconds_: float = field(default=0.0, init=False, repr=False)
     words_per_second_: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self):
@@ -267,6 +280,8 @@ class Word2Vec:
         if self.min_alpha > self.alpha:
             raise ValueError(f"min_alpha must be <= alpha={self.alpha}, got {self.min_alpha}")
         self.epochs = check_int("epochs", self.epochs, minimum=1)
+        if self.batch_size is None:
+            self.batch_size = 256 if self.mode == "skipgram" else 1024
         self.batch_size = check_int("batch_size", self.batch_size, minimum=1)
         self.seed = check_seed("seed", self.seed)
         if not isinstance(self.progress, bool):
@@ -281,6 +296,7 @@ class Word2Vec:
         vocab = build_vocab(sentences, self.min_count)
         rng = np.random.default_rng(self.seed)
         V, d, k = len(vocab), self.vector_size, self.negative
+        start, start_cpu = time.perf_counter(), time.process_time()  # training, without counting
         # Corpus as one id stream (out-of-vocabulary tokens removed) and the sentence of each.
         ids = [np.array([vocab.index[w] for w in s if w in vocab.index], dtype=np.int32)
                for s in sentences]
@@ -294,7 +310,6 @@ class Word2Vec:
         total = self.epochs * len(stream)
         done = 0
         self.loss_history_ = []
-        start = time.perf_counter()
         bar = tqdm(total=total, disable=not self.progress, unit="word",
                    desc=f"word2vec {self.mode}")
         for _ in range(self.epochs):
@@ -334,6 +349,7 @@ class Word2Vec:
             self.loss_history_.append(epoch_loss / max(epoch_examples, 1))
         bar.close()
         self.train_seconds_ = time.perf_counter() - start
+        self.train_cpu_seconds_ = time.process_time() - start_cpu
         self.words_per_second_ = self.epochs * vocab.n_tokens / self.train_seconds_
         self.vocab = vocab
         self.wv = WordVectors(vocab.words, w_in, counts=vocab.counts)
@@ -351,39 +367,41 @@ class Word2Vec:
 
     @staticmethod
     def _output_step(h, w_out, targets, labels, live, lr):
-        """Scores, loss, and the update of the output vectors; returns (loss, g, o)."""
-        o = w_out[targets]  # (B, T, d)
+        """Scores, loss and the update of the output vectors; returns (loss, delta_h).
+
+        ``delta_h`` is minus the learning rate times the gradient of the loss w.r.t. ``h``.
+        """
+        o = np.take(w_out, targets, axis=0)  # (B, T, d)
         scores = np.matmul(o, h[:, :, None])[:, :, 0]
-        sign = 2.0 * labels - 1.0
-        loss = float((np.logaddexp(0.0, -sign * scores) * live).sum())
-        g = (labels - 1.0 / (1.0 + np.exp(-scores))) * live * lr  # -lr * d loss / d score
+        loss = float((np.logaddexp(0.0, (1.0 - 2.0 * labels) * scores) * live).sum())
+        g = (labels - expit(scores)) * live * np.float32(lr)  # -lr * d loss / d score
+        delta_h = np.matmul(g[:, None, :], o)[:, 0, :]
         B, T = targets.shape
-        _scatter_add(w_out, targets.ravel(), np.repeat(np.arange(B), T), g.ravel(), h)
-        return loss, g, o
+        _scatter_add(w_out, targets.ravel(), np.arange(0, B * T + 1, T), g.ravel(), h)
+        return loss, delta_h
 
     def _step_skipgram(self, w_in, w_out, centers, contexts, table, rng, k, lr):
-        h = w_in[centers]
+        h = np.take(w_in, centers, axis=0)
         targets, labels, live = self._targets(contexts, table, rng, k)
-        loss, g, o = self._output_step(h, w_out, targets, labels, live, lr)
-        delta_h = np.matmul(g[:, None, :], o)[:, 0, :]
-        _scatter_add(w_in, centers, np.arange(len(centers)), np.ones(len(centers), np.float32),
-                     delta_h)
+        loss, delta_h = self._output_step(h, w_out, targets, labels, live, lr)
+        _scatter_add(w_in, centers, np.arange(len(centers) + 1),
+                     np.ones(len(centers), np.float32), delta_h)
         return loss, len(centers)
 
     def _step_cbow(self, w_in, w_out, centers, owner, contexts, table, rng, k, lr):
         n_ctx = np.bincount(owner, minlength=len(centers))
         has = n_ctx > 0
+        centers, n_ctx = centers[has], n_ctx[has]  # owner is sorted: groups stay contiguous
+        indptr = np.concatenate([[0], np.cumsum(n_ctx)])
+        ones = np.ones(len(contexts), np.float32)
         # h = mean of the input vectors of each center's context words
-        mean_mix = sp.csr_matrix(((1.0 / n_ctx[owner]).astype(np.float32),
-                                  (owner, np.arange(len(owner)))),
-                                 shape=(len(centers), len(owner)))
-        h = (mean_mix @ w_in[contexts])[has]
-        targets, labels, live = self._targets(centers[has], table, rng, k)
-        loss, g, o = self._output_step(h, w_out, targets, labels, live, lr)
-        delta_h = np.zeros((len(centers), w_in.shape[1]), dtype=np.float32)
-        delta_h[has] = np.matmul(g[:, None, :], o)[:, 0, :]
-        _scatter_add(w_in, contexts, owner, np.ones(len(owner), np.float32), delta_h)
-        return loss, int(has.sum())
+        mean_mix = sp.csr_matrix(((1.0 / np.repeat(n_ctx, n_ctx)).astype(np.float32), contexts,
+                                  indptr), shape=(len(centers), len(w_in)))
+        h = mean_mix @ w_in
+        targets, labels, live = self._targets(centers, table, rng, k)
+        loss, delta_h = self._output_step(h, w_out, targets, labels, live, lr)
+        _scatter_add(w_in, contexts, indptr, ones, delta_h)
+        return loss, len(centers)
 
 
 # --------------------------------------------------------------------------- word vectors
@@ -483,7 +501,7 @@ class WordVectors:
         """The same vectors as a gensim ``KeyedVectors`` (for comparisons)."""
         from gensim.models import KeyedVectors
 
-        kv = KeyedVectors(self.vector_size, count=len(self), dtype=np.float32)
+        kv = KeyedVectors(self.vector_size, dtype=np.float32)
         kv.add_vectors(self.index_to_key, self.vectors)
         return kv
 

@@ -1,0 +1,276 @@
+"""Tests of embedlab.bert: the NumPy BERT forward pass against transformers' BertModel."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from embedlab import bert  # noqa: E402
+from embedlab.data import pretrained_model_path  # noqa: E402
+
+# Sentences of very different lengths, so that the batch carries a lot of padding.
+SENTENCES = [
+    "Hi.",
+    "The fisherman sat on the muddy bank of the river and watched the water.",
+    "She paid the cheque into her account at the bank.",
+    "Unbelievably, the tokenizer splits uncommon words like 'embeddings' into pieces!",
+    "A transformer encoder reads every token of the sentence in both directions at once, "
+    "so the vector of each word depends on the words to its left and to its right.",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return bert.load_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    model = transformers.AutoModel.from_pretrained(str(pretrained_model_path()))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def ours32():
+    return bert.NumpyBert.from_pretrained(dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def batch(tokenizer):
+    return tokenizer(SENTENCES, padding=True, return_tensors="np")
+
+
+def _reference_states(model, enc, dtype=torch.float32):
+    model = model.to(dtype)
+    with torch.inference_mode():
+        out = model(**{k: torch.from_numpy(np.asarray(v)) for k, v in enc.items()},
+                    output_hidden_states=True)
+    model.to(torch.float32)
+    return [h.numpy() for h in out.hidden_states], out
+
+
+def test_config_matches_transformers(reference):
+    cfg = bert.BertConfig.from_json(pretrained_model_path())
+    ref = reference.config
+    assert cfg.hidden_size == ref.hidden_size
+    assert cfg.num_hidden_layers == ref.num_hidden_layers
+    assert cfg.num_attention_heads == ref.num_attention_heads
+    assert cfg.intermediate_size == ref.intermediate_size
+    assert cfg.vocab_size == ref.vocab_size
+    assert cfg.layer_norm_eps == ref.layer_norm_eps
+
+
+def test_every_layer_matches_transformers_float32(ours32, reference, batch):
+    mask = batch["attention_mask"]
+    assert (mask == 0).any(), "the batch must contain padding"
+    states = ours32.forward(batch["input_ids"], mask, batch["token_type_ids"])
+    ref, _ = _reference_states(reference, batch)
+    assert len(states) == len(ref) == reference.config.num_hidden_layers + 1
+    for i, (a, b) in enumerate(zip(states, ref)):
+        assert a.shape == b.shape
+        assert a.dtype == np.float32
+        # every position, padding included
+        assert np.max(np.abs(a - b)) < 1e-4, f"layer {i}"
+
+
+def test_every_layer_matches_transformers_float64(reference, batch):
+    ours = bert.NumpyBert.from_pretrained(dtype="float64")
+    states = ours.forward(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    ref, _ = _reference_states(reference, batch, torch.float64)
+    for i, (a, b) in enumerate(zip(states, ref)):
+        assert a.dtype == np.float64
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9, err_msg=f"layer {i}")
+
+
+def test_sentence_pairs_with_segments(ours32, reference, tokenizer):
+    enc = tokenizer(["Where is the bank?", "Is it far?"], ["By the river, past the bridge.", "No."],
+                    padding=True, return_tensors="np")
+    assert enc["token_type_ids"].max() == 1
+    states = ours32.forward(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+    ref, _ = _reference_states(reference, enc)
+    assert max(np.max(np.abs(a - b)) for a, b in zip(states, ref)) < 1e-4
+
+
+def test_padding_does_not_change_real_tokens(ours32, tokenizer, batch):
+    """A sentence alone and the same sentence padded in a batch give the same vectors."""
+    alone = tokenizer([SENTENCES[2]], return_tensors="np")
+    n = alone["input_ids"].shape[1]
+    solo = ours32.forward(alone["input_ids"], alone["attention_mask"])[-1][0]
+    padded = ours32.forward(batch["input_ids"], batch["attention_mask"])[-1][2, :n]
+    assert np.max(np.abs(solo - padded)) < 1e-4
+
+
+def test_defaults_are_all_ones_mask_and_segment_zero(ours32, tokenizer):
+    enc = tokenizer(["the river bank"], return_tensors="np")
+    a = ours32.forward(enc["input_ids"])
+    b = ours32.forward(enc["input_ids"], np.ones_like(enc["input_ids"]),
+                       np.zeros_like(enc["input_ids"]))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_attention_weights_match_transformers(ours32, reference, batch):
+    weights = ours32.attention_weights(batch["input_ids"], batch["attention_mask"])
+    model = transformers.AutoModel.from_pretrained(str(pretrained_model_path()),
+                                                   attn_implementation="eager").eval()
+    with torch.inference_mode():
+        out = model(input_ids=torch.from_numpy(batch["input_ids"]),
+                    attention_mask=torch.from_numpy(batch["attention_mask"]),
+                    output_attentions=True)
+    assert len(weights) == len(out.attentions)
+    mask = batch["attention_mask"].astype(bool)
+    for w, r in zip(weights, out.attentions):
+        assert w.shape == tuple(r.shape)
+        np.testing.assert_allclose(w, r.numpy(), atol=1e-5)
+        # no weight on padding keys, rows sum to one
+        assert np.all(w[~np.broadcast_to(mask[:, None, None, :], w.shape)] == 0)
+        np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_layer_norm_and_gelu_match_torch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 7, 16))
+    gamma, beta = rng.normal(size=16), rng.normal(size=16)
+    ref = torch.nn.functional.layer_norm(torch.from_numpy(x), (16,), torch.from_numpy(gamma),
+                                         torch.from_numpy(beta), eps=1e-12).numpy()
+    np.testing.assert_allclose(bert.layer_norm(x, gamma, beta, 1e-12), ref, atol=1e-12)
+    ref = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(bert.gelu(x), ref, atol=1e-12)
+    assert bert.gelu(x.astype(np.float32)).dtype == np.float32
+
+
+def test_attention_allowed_masks():
+    mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]])
+    enc = bert.attention_allowed(mask)
+    assert enc.shape == (2, 4, 4)
+    np.testing.assert_array_equal(enc[0], np.tile([True, True, True, False], (4, 1)))
+    dec = bert.attention_allowed(mask, causal=True)
+    np.testing.assert_array_equal(dec[0], np.tril(enc[0]))
+    assert not dec[0][0, 1] and enc[0][0, 1]
+    # torch's own causal convention: position t attends to keys 0..t
+    ref = torch.ones(4, 4, dtype=torch.bool).tril().numpy()
+    np.testing.assert_array_equal(bert.attention_allowed(np.ones((1, 4)), causal=True)[0], ref)
+
+
+def test_pooling_matches_reference_torch_code(ours32, reference, batch):
+    mask = batch["attention_mask"]
+    states = ours32.forward(batch["input_ids"], mask)
+    ref, out = _reference_states(reference, batch)
+    np.testing.assert_allclose(bert.pool(states, mask, "cls"), ref[-1][:, 0], atol=1e-4)
+    # mean over the real tokens, one sentence at a time, with torch
+    lengths = mask.sum(axis=1)
+    expected = np.stack([out.last_hidden_state[i, :n].mean(dim=0).numpy()
+                         for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(bert.pool(states, mask, "mean"), expected, atol=1e-4)
+    last4 = torch.stack(out.hidden_states[-4:]).mean(dim=0)
+    expected = np.stack([last4[i, :n].mean(dim=0).numpy() for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(bert.pool(states, mask, "last_layers", n_layers=4), expected, atol=1e-4)
+    np.testing.assert_allclose(bert.pool(states, mask, "last_layers", n_layers=1),
+                               bert.pool(states, mask, "mean"), atol=1e-6)
+
+
+def test_encode_matches_sentence_transformers(ours32, tokenizer):
+    st = pytest.importorskip("sentence_transformers")
+    model = st.SentenceTransformer(str(pretrained_model_path()), device="cpu")
+    ref = model.encode(SENTENCES, convert_to_numpy=True, normalize_embeddings=True)
+    vecs = ours32.encode(SENTENCES, tokenizer, batch_size=2)
+    assert vecs.shape == ref.shape
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(vecs, ref, atol=1e-5)
+
+
+# ---------------------------------------------------------------- argument checks
+
+def test_bad_constructor_arguments(ours32, tmp_path):
+    cfg = ours32.config
+    with pytest.raises(TypeError, match="weights must be a dict"):
+        bert.NumpyBert([1, 2], cfg)
+    with pytest.raises(TypeError, match="config must be a BertConfig"):
+        bert.NumpyBert({}, {"hidden_size": 384})
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        bert.NumpyBert({}, cfg, dtype="float16")
+    with pytest.raises(ValueError, match="weights has no 'embeddings.word_embeddings.weight'"):
+        bert.NumpyBert({}, cfg)
+    with pytest.raises(ValueError, match="has shape"):
+        bert.NumpyBert({"embeddings.word_embeddings.weight": np.zeros((3, 3))}, cfg)
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        bert.NumpyBert.from_pretrained(tmp_path)
+    with pytest.raises(TypeError, match="path must be None, a str or a Path"):
+        bert.NumpyBert.from_pretrained(3)
+    with pytest.raises(FileNotFoundError, match="no BERT config"):
+        bert.BertConfig.from_json(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
+    with pytest.raises(ValueError, match="not 'bert'"):
+        bert.BertConfig.from_json(tmp_path)
+
+
+def test_bad_forward_arguments(ours32):
+    ids = np.array([[101, 2924, 102]])
+    with pytest.raises(ValueError, match="input_ids must be 2-D"):
+        ours32.forward(np.array([101, 102]))
+    with pytest.raises(TypeError, match="input_ids must hold integers"):
+        ours32.forward(ids.astype(float))
+    with pytest.raises(ValueError, match=r"input_ids must lie in \[0, 30521\]"):
+        ours32.forward(np.array([[101, 30522, 102]]))
+    with pytest.raises(ValueError, match="input_ids must lie in"):
+        ours32.forward(np.array([[-1, 5, 102]]))
+    with pytest.raises(ValueError, match="at least one token"):
+        ours32.forward(np.zeros((1, 0), dtype=int))
+    with pytest.raises(ValueError, match="only 512 positions"):
+        ours32.forward(np.full((1, 513), 1000))
+    with pytest.raises(ValueError, match=r"attention_mask must have shape \(1, 3\)"):
+        ours32.forward(ids, np.ones((1, 4)))
+    with pytest.raises(ValueError, match="only 0 .padding. and 1"):
+        ours32.forward(ids, np.array([[1, 2, 1]]))
+    with pytest.raises(ValueError, match="row 0 is all zeros"):
+        ours32.forward(ids, np.zeros((1, 3)))
+    with pytest.raises(TypeError, match="attention_mask must"):
+        ours32.forward(ids, np.array([["a", "b", "c"]]))
+    with pytest.raises(ValueError, match="token_type_ids must have shape"):
+        ours32.forward(ids, None, np.zeros((1, 2), dtype=int))
+    with pytest.raises(ValueError, match=r"token_type_ids must lie in \[0, 1\]"):
+        ours32.forward(ids, None, np.array([[0, 2, 0]]))
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        bert.attention_allowed(np.ones((1, 3)), causal=1)
+
+
+def test_bad_pooling_and_encode_arguments(ours32, tokenizer):
+    h = np.zeros((2, 3, 4))
+    mask = np.array([[1, 1, 0], [1, 1, 1]])
+    with pytest.raises(ValueError, match="hidden must be 3-D"):
+        bert.mean_pooling(np.zeros((3, 4)), mask)
+    with pytest.raises(ValueError, match=r"attention_mask must have shape \(2, 3\)"):
+        bert.mean_pooling(h, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="pad on the right"):
+        bert.cls_pooling(h, np.array([[0, 1, 1], [1, 1, 1]]))
+    with pytest.raises(ValueError, match="method must be one of"):
+        bert.pool([h], mask, method="max")
+    with pytest.raises(TypeError, match="hidden_states must be a non-empty list"):
+        bert.pool([], mask)
+    with pytest.raises(TypeError, match="hidden_states must be a non-empty list"):
+        bert.last_layers_pooling(h, mask)
+    with pytest.raises(ValueError, match="n_layers must be <= 2"):
+        bert.last_layers_pooling([h, h], mask, n_layers=3)
+    with pytest.raises(ValueError, match="same shape"):
+        bert.last_layers_pooling([h, np.zeros((2, 3, 5))], mask, n_layers=2)
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        ours32.encode("one sentence", tokenizer)
+    with pytest.raises(ValueError, match="texts is empty"):
+        ours32.encode([], tokenizer)
+    with pytest.raises(TypeError, match=r"texts\[1\] must be a string"):
+        ours32.encode(["a", 3], tokenizer)
+    with pytest.raises(TypeError, match="tokenizer must be"):
+        ours32.encode(["a"], "bert-base-uncased")
+    with pytest.raises(ValueError, match="method must be one of"):
+        ours32.encode(["a"], tokenizer, method="max")
+    with pytest.raises(ValueError, match="max_length must be <= 512"):
+        ours32.encode(["a"], tokenizer, max_length=1000)
+    with pytest.raises(TypeError, match="normalize must be True or False"):
+        ours32.encode(["a"], tokenizer, normalize="yes")
