@@ -173,3 +173,29 @@ def test_batch_writes_gradebook_and_results(tmp_path, root, solution_nb, zip_pat
     for name in ("alice", "bob", "carol", "dave"):
         data = json.loads((out / name / "results.json").read_text())
         assert {"score", "tests"} <= set(data)
+
+
+def test_grader_check_in_the_learner_notebook(tmp_path, monkeypatch):
+    """grader.check runs the public tests from exercises/ metadata, from any working folder."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)  # as if the learner's copy lived elsewhere
+    grader = grading.checker(NAME)
+
+    def good(y_true, y_pred):
+        return float(np.mean((np.asarray(y_true) - np.asarray(y_pred)) ** 2))
+
+    ok = grader.check("q1", global_env={"np": np, "my_mse": good})
+    assert ok.passed_all and len(ok.test_case_results) == 2, "public tests only"
+    bad = grader.check("q1", global_env={"np": np, "my_mse": lambda a, b: 0.0})
+    assert not bad.passed_all
+    assert "the MSE of [1, 2] and [1, 4]" in repr(bad)
+
+
+def test_checker_rejects_bad_names():
+    with pytest.raises(ValueError, match="must look like"):
+        grading.checker("chapter one")
+    with pytest.raises(TypeError, match="must be a string"):
+        grading.checker(1)
+    with pytest.raises(FileNotFoundError, match="no master notebook"):
+        grading.master_path("99_nothing_here")
