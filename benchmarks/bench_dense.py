@@ -1,0 +1,73 @@
+"""Benchmark: embedlab's randomized truncated SVD against scikit-learn's on a sparse TF-IDF matrix.
+
+The text8 head is cut into documents of 100 words (about 3,300 of them, a vocabulary of about
+30,000 words) and weighted with scikit-learn's ``TfidfVectorizer``. Both sides compute the top
+``k`` singular triplets of the same sparse matrix with the randomized algorithm of Halko et al.
+(2011), with the same number of power iterations and oversamples. Each side runs a warm-up,
+then the best of several repeats is kept; the script prints both times, their ratio
+(ours / scikit-learn) and the largest relative difference of the singular values, in one run.
+
+Run: ``.venv/bin/python benchmarks/bench_dense.py [--k 100] [--repeats 3] [--threads 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv=None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, default=100)
+    parser.add_argument("--n-iter", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (default: the library's own choice)")
+    args = parser.parse_args(argv)
+
+    from sklearn.decomposition import TruncatedSVD as SkTruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from threadpoolctl import threadpool_limits
+
+    from embedlab import data, dense
+
+    if args.threads:
+        threadpool_limits(args.threads)
+    words = data.load_text8_head()
+    docs = [" ".join(words[i:i + 100]) for i in range(0, len(words), 100)]
+    X = TfidfVectorizer().fit_transform(docs)
+
+    ours = dense.TruncatedSVD(args.k, algorithm="randomized", n_iter=args.n_iter,
+                              n_oversamples=10, seed=0)
+    theirs = SkTruncatedSVD(args.k, algorithm="randomized", n_iter=args.n_iter,
+                            n_oversamples=10, random_state=0)
+    t_ours = best_time(lambda: ours.fit(X), args.repeats)
+    t_theirs = best_time(lambda: theirs.fit(X), args.repeats)
+    exact = SkTruncatedSVD(args.k, algorithm="arpack", tol=0.0).fit(X).singular_values_
+    err_ours = float(np.max(np.abs(ours.singular_values_ - exact) / exact))
+    err_theirs = float(np.max(np.abs(theirs.singular_values_ - exact) / exact))
+    ratio = t_ours / t_theirs
+    print(f"TF-IDF matrix {X.shape[0]} x {X.shape[1]}, {X.nnz} non-zeros; k = {args.k}, "
+          f"n_iter = {args.n_iter}, best of {args.repeats}")
+    print(f"embedlab.dense.TruncatedSVD (randomized): {t_ours * 1e3:8.1f} ms, "
+          f"max relative error of singular values {err_ours:.1e}")
+    print(f"sklearn TruncatedSVD (randomized):        {t_theirs * 1e3:8.1f} ms, "
+          f"max relative error of singular values {err_theirs:.1e}")
+    print(f"ratio ours / scikit-learn: {ratio:.2f}")
+    return ratio
+
+
+if __name__ == "__main__":
+    main()
