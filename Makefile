@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # A CPU build of torch: asking for exactly this release keeps pip from pulling a CUDA build.
 TORCH  := torch==2.13.0
-# pytest runs two workers on two cores: one BLAS thread each avoids oversubscription.
+# pytest runs two workers on two cores (whole files each: a notebook's cells share one kernel);
+# one BLAS thread per worker avoids oversubscription.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: setup book test lab exercises bench clean
@@ -23,7 +24,7 @@ book: setup                         ## run every chapter and build the HTML book
 	@echo "Open _build/html/index.html"
 
 test: setup                         ## every test: package, chapters (nbval), exercises, grader, book
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg $(ONE_THREAD) $(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax -p no:cacheprovider tests chapters
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg $(ONE_THREAD) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax -p no:cacheprovider tests chapters
 
 lab: setup                          ## JupyterLab on the repository
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/jupyter lab

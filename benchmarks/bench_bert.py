@@ -6,6 +6,10 @@ Each side runs a warm-up, then the best of several repeats is kept; the script p
 times and their ratio (ours / transformers) in one run. The issue aims for a ratio under 2.
 
 Run: ``.venv/bin/python benchmarks/bench_bert.py [--repeats 5] [--batch 32] [--threads N]``
+
+For a one-thread comparison of both sides, also limit NumPy's BLAS:
+``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_bert.py --threads 1``.
+On a busy machine, several BLAS threads per process can make NumPy much slower than one.
 """
 
 from __future__ import annotations

@@ -89,6 +89,29 @@ def test_every_layer_matches_transformers_float64(reference, batch):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9, err_msg=f"layer {i}")
 
 
+def test_causal_mask_matches_transformers_decoder(ours32, batch):
+    """BertModel with is_decoder=True applies a causal mask: our causal=True must agree."""
+    model = transformers.AutoModel.from_pretrained(str(pretrained_model_path()), is_decoder=True)
+    model = model.eval()
+    assert model.config.is_decoder
+    states = ours32.forward(batch["input_ids"], batch["attention_mask"], causal=True)
+    ref, _ = _reference_states(model, batch)
+    for i, (a, b) in enumerate(zip(states, ref)):
+        assert np.max(np.abs(a - b)) < 1e-4, f"layer {i}"
+    # and it differs from the bidirectional pass from layer 1 on
+    both = ours32.forward(batch["input_ids"], batch["attention_mask"])
+    assert np.max(np.abs(both[1] - states[1])) > 0.1
+
+
+def test_causal_vectors_ignore_the_right_context(ours32, tokenizer):
+    enc = tokenizer(["the bank of the river", "the bank of the city"], return_tensors="np")
+    causal = ours32.forward(enc["input_ids"], causal=True)[-1]
+    both = ours32.forward(enc["input_ids"])[-1]
+    # tokens 0..3 are "[CLS] the bank of" in both sentences
+    np.testing.assert_allclose(causal[0, :4], causal[1, :4], atol=1e-5)
+    assert np.max(np.abs(both[0, :4] - both[1, :4])) > 0.01
+
+
 def test_sentence_pairs_with_segments(ours32, reference, tokenizer):
     enc = tokenizer(["Where is the bank?", "Is it far?"], ["By the river, past the bridge.", "No."],
                     padding=True, return_tensors="np")

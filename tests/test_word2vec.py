@@ -206,16 +206,18 @@ def test_out_of_vocabulary_word_has_no_vector(random_vectors):
 
 @pytest.mark.parametrize("restrict_vocab", [300_000, 60])
 @pytest.mark.parametrize("case_insensitive", [True, False])
+@pytest.mark.parametrize("dummy4unknown", [False, True])
 def test_word_pairs_agree_with_gensim(random_vectors, tmp_path, restrict_vocab,
-                                      case_insensitive):
+                                      case_insensitive, dummy4unknown):
     pairs = data.load_wordsim353()
     pairs = pairs[:150] + [("Love", "sex", 6.77), ("TIGER", "cat", 7.35)]
     path = tmp_path / "pairs.tsv"
     path.write_text("# comment line\n" + "".join(f"{a}\t{b}\t{s}\n" for a, b, s in pairs))
     ours = evaluate_word_pairs(random_vectors, pairs, restrict_vocab=restrict_vocab,
-                               case_insensitive=case_insensitive)
+                               case_insensitive=case_insensitive, dummy4unknown=dummy4unknown)
     pearson, spearman, oov_ratio = random_vectors.to_gensim().evaluate_word_pairs(
-        str(path), restrict_vocab=restrict_vocab, case_insensitive=case_insensitive)
+        str(path), restrict_vocab=restrict_vocab, case_insensitive=case_insensitive,
+        dummy4unknown=dummy4unknown)
     assert isinstance(ours, PairScore)
     assert ours.spearman == pytest.approx(spearman.statistic, abs=1e-6)
     assert ours.pearson == pytest.approx(pearson.statistic, abs=1e-5)
@@ -255,16 +257,18 @@ def analogy_vectors():
 
 @pytest.mark.parametrize("restrict_vocab", [300_000, 120])
 @pytest.mark.parametrize("case_insensitive", [True, False])
+@pytest.mark.parametrize("dummy4unknown", [False, True])
 def test_analogies_agree_with_gensim(analogy_vectors, tmp_path, restrict_vocab,
-                                     case_insensitive):
+                                     case_insensitive, dummy4unknown):
     wv, sections = analogy_vectors
     path = tmp_path / "questions.txt"
     path.write_text("".join(f": {name}\n" + "".join(" ".join(q) + "\n" for q in qs)
                             for name, qs in sections.items()))
     ours = evaluate_analogies(wv, sections, restrict_vocab=restrict_vocab,
-                              case_insensitive=case_insensitive)
+                              case_insensitive=case_insensitive, dummy4unknown=dummy4unknown)
     score, theirs = wv.to_gensim().evaluate_word_analogies(
-        str(path), restrict_vocab=restrict_vocab, case_insensitive=case_insensitive)
+        str(path), restrict_vocab=restrict_vocab, case_insensitive=case_insensitive,
+        dummy4unknown=dummy4unknown)
     assert isinstance(ours, AnalogyScore)
     assert ours.accuracy == pytest.approx(score)
     for section in theirs[:-1]:
@@ -366,6 +370,10 @@ def test_evaluations_reject_bad_arguments(random_vectors):
         evaluate_word_pairs(random_vectors, [("love", "sex", 6.8)], restrict_vocab=0)
     with pytest.raises(TypeError, match="case_insensitive"):
         evaluate_word_pairs(random_vectors, [("love", "sex", 6.8)], case_insensitive="yes")
+    with pytest.raises(TypeError, match="dummy4unknown"):
+        evaluate_word_pairs(random_vectors, [("love", "sex", 6.8)], dummy4unknown=1)
+    with pytest.raises(TypeError, match="dummy4unknown"):
+        evaluate_analogies(random_vectors, {}, dummy4unknown="no")
     with pytest.raises(TypeError, match="dict"):
         evaluate_analogies(random_vectors, [("a", "b", "c", "d")])
     with pytest.raises(TypeError, match="four words"):

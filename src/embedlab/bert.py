@@ -333,15 +333,19 @@ class NumpyBert:
         hidden = gelu(_linear(a, p["w1"], p["b1"]))
         return layer_norm(a + _linear(hidden, p["w2"], p["b2"]), *p["ln2"], eps)
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> list[np.ndarray]:
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, *,
+                causal: bool = False) -> list[np.ndarray]:
         """Hidden states of every layer: a list of ``L + 1`` arrays of shape ``(B, T, d)``.
 
         Element 0 is the embedding layer, element ``L`` the output of the last layer, like
         ``transformers``' ``output_hidden_states``. ``attention_mask`` (1 real, 0 padding)
-        defaults to all ones and ``token_type_ids`` to all zeros.
+        defaults to all ones and ``token_type_ids`` to all zeros. ``causal=True`` runs the
+        same weights with a decoder's mask, each token reading only itself and the tokens
+        to its left. BERT was not trained that way: use it to see what the mask changes,
+        not to get good vectors.
         """
         ids, mask, types = self._check_inputs(input_ids, attention_mask, token_type_ids)
-        allowed = attention_allowed(mask)
+        allowed = attention_allowed(mask, causal=causal)
         h = self.embed(ids, types)
         states = [h]
         for i in range(self.num_layers):
@@ -351,10 +355,11 @@ class NumpyBert:
 
     __call__ = forward
 
-    def attention_weights(self, input_ids, attention_mask=None, token_type_ids=None) -> list[np.ndarray]:
+    def attention_weights(self, input_ids, attention_mask=None, token_type_ids=None, *,
+                          causal: bool = False) -> list[np.ndarray]:
         """Attention weights of every layer: ``L`` arrays of shape ``(B, heads, T, T)``."""
         ids, mask, types = self._check_inputs(input_ids, attention_mask, token_type_ids)
-        allowed = attention_allowed(mask)
+        allowed = attention_allowed(mask, causal=causal)
         h = self.embed(ids, types)
         out = []
         for i in range(self.num_layers):

@@ -547,7 +547,10 @@ class PairScore:
 
 @dataclass(frozen=True)
 class AnalogyScore:
-    """Result of :func:`evaluate_analogies`: ``sections`` maps name -> (correct, answered)."""
+    """Result of :func:`evaluate_analogies`: ``sections`` maps name -> (correct, scored).
+
+    "scored" counts the answered questions, plus the unknown ones with ``dummy4unknown``.
+    """
 
     accuracy: float
     sections: dict[str, tuple[int, int]]
@@ -569,15 +572,17 @@ def _check_wv(wv) -> WordVectors:
 
 
 def evaluate_word_pairs(wv: WordVectors, pairs, *, restrict_vocab: int = 300_000,
-                        case_insensitive: bool = True) -> PairScore:
+                        case_insensitive: bool = True, dummy4unknown: bool = False) -> PairScore:
     """Spearman (and Pearson) correlation of cosine similarity with human scores.
 
     ``pairs`` holds ``(word, word, score)`` triples (``embedlab.data.load_wordsim353()``).
-    Pairs with a word outside the first ``restrict_vocab`` words are skipped and counted in
-    ``n_oov``. Same conventions as gensim's ``KeyedVectors.evaluate_word_pairs`` with
-    ``dummy4unknown=False``.
+    Pairs with a word outside the first ``restrict_vocab`` words are counted in ``n_oov`` and
+    skipped, or, with ``dummy4unknown=True``, scored as similarity 0 (which penalises a small
+    vocabulary). Same conventions as gensim's ``KeyedVectors.evaluate_word_pairs``.
     """
     wv = _check_wv(wv)
+    if not isinstance(dummy4unknown, bool):
+        raise TypeError(f"dummy4unknown must be True or False, got {dummy4unknown!r}")
     ok, fold, _ = wv._ok_vocab(restrict_vocab, case_insensitive)
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
         raise TypeError(f"pairs must be a list of (word, word, score), got {type(pairs).__name__}")
@@ -589,27 +594,35 @@ def evaluate_word_pairs(wv: WordVectors, pairs, *, restrict_vocab: int = 300_000
         a, b, score = fold(item[0]), fold(item[1]), check_float(f"pairs[{i}] score", item[2])
         if a not in ok or b not in ok:
             oov += 1
+            if dummy4unknown:
+                gold.append(score)
+                model.append(0.0)
             continue
         gold.append(score)
         model.append(float(wv.unit[ok[a]] @ wv.unit[ok[b]]))
-    if len(gold) < 2:
-        raise ValueError(f"only {len(gold)} pair(s) have both words in the vocabulary; "
-                         "a correlation needs at least 2")
+    if len(gold) - (oov if dummy4unknown else 0) < 2:
+        raise ValueError(f"only {len(gold) - (oov if dummy4unknown else 0)} pair(s) have both "
+                         "words in the vocabulary; a correlation needs at least 2")
     return PairScore(float(stats.spearmanr(gold, model).statistic),
-                     float(stats.pearsonr(gold, model).statistic), len(gold), oov)
+                     float(stats.pearsonr(gold, model).statistic),
+                     len(gold) - (oov if dummy4unknown else 0), oov)
 
 
 def evaluate_analogies(wv: WordVectors, sections, *, restrict_vocab: int = 300_000,
-                       case_insensitive: bool = True) -> AnalogyScore:
+                       case_insensitive: bool = True, dummy4unknown: bool = False
+                       ) -> AnalogyScore:
     """Accuracy on analogy questions "a : b :: c : d", per section and overall.
 
     ``sections`` maps a section name to ``(a, b, c, d)`` tuples
     (``embedlab.data.load_analogies()``). The answer is the word nearest to b - a + c among
     the first ``restrict_vocab`` words, leaving out a, b and c (3CosAdd). Questions with an
-    unknown word are skipped and counted in ``n_oov``. Same conventions as gensim's
-    ``KeyedVectors.evaluate_word_analogies`` with ``dummy4unknown=False``.
+    unknown word are counted in ``n_oov`` and skipped, or, with ``dummy4unknown=True``, counted
+    as wrong answers in the accuracies. Same conventions as gensim's
+    ``KeyedVectors.evaluate_word_analogies``.
     """
     wv = _check_wv(wv)
+    if not isinstance(dummy4unknown, bool):
+        raise TypeError(f"dummy4unknown must be True or False, got {dummy4unknown!r}")
     ok, fold, limit = wv._ok_vocab(restrict_vocab, case_insensitive)
     if not isinstance(sections, dict):
         raise TypeError(f"sections must be a dict of name -> list of (a, b, c, d), got "
@@ -617,7 +630,7 @@ def evaluate_analogies(wv: WordVectors, sections, *, restrict_vocab: int = 300_0
     unit = wv.unit[:limit]
     result, n_correct, n_answered, n_oov = {}, 0, 0, 0
     for name, questions in sections.items():
-        known = []
+        known, unknown = [], 0
         for i, q in enumerate(questions):
             if not isinstance(q, Sequence) or len(q) != 4 or not all(isinstance(w, str) for w in q):
                 raise TypeError(f"sections[{name!r}][{i}] must be four words, got {q!r}")
@@ -625,7 +638,7 @@ def evaluate_analogies(wv: WordVectors, sections, *, restrict_vocab: int = 300_0
             if all(w in ok for w in q):
                 known.append(q)
             else:
-                n_oov += 1
+                unknown += 1
         correct = 0
         for start in range(0, len(known), 512):  # batches of questions, one matrix product each
             chunk = known[start:start + 512]
@@ -645,10 +658,12 @@ def evaluate_analogies(wv: WordVectors, sections, *, restrict_vocab: int = 300_0
                     if predicted not in q[:3]:
                         break
                 correct += predicted == q[3]
-        result[name] = (correct, len(known))
+        result[name] = (correct, len(known) + (unknown if dummy4unknown else 0))
         n_correct += correct
         n_answered += len(known)
-    accuracy = n_correct / n_answered if n_answered else 0.0
+        n_oov += unknown
+    n_scored = n_answered + (n_oov if dummy4unknown else 0)
+    accuracy = n_correct / n_scored if n_scored else 0.0
     return AnalogyScore(accuracy, result, n_correct, n_answered, n_oov)
 
 
