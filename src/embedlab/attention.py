@@ -65,6 +65,22 @@ __all__ = [
 ]
 
 
+def _softmax_last_inplace(s: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, overwriting ``s`` (float64, no NaN, no +inf)."""
+    top = s.max(axis=-1, keepdims=True)
+    empty = None
+    if not np.all(np.isfinite(top)):  # some rows are entirely -inf (fully masked)
+        empty = np.isneginf(top)
+        top[empty] = 0.0
+    s -= top
+    np.exp(s, out=s)  # exp(-inf) = 0: masked entries get zero weight
+    total = s.sum(axis=-1, keepdims=True)
+    if empty is not None:
+        total[empty] = 1.0  # those rows are all zeros; keep them so
+    s *= 1.0 / total
+    return s
+
+
 def softmax(x, axis: int = -1) -> np.ndarray:
     """Numerically stable softmax along ``axis``; rows that are all ``-inf`` give zeros."""
     x = check_array("x", x, finite=False)
@@ -73,11 +89,8 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     axis = check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
     if np.any(np.isnan(x)) or np.any(x == np.inf):
         raise ValueError("x contains NaN or +inf; only -inf (a masked entry) is allowed")
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isneginf(top), 0.0, top)  # fully masked rows: avoid -inf - -inf
-    e = np.exp(x - top)
-    total = e.sum(axis=axis, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    out = np.moveaxis(x.copy(), axis, -1)
+    return np.moveaxis(_softmax_last_inplace(np.ascontiguousarray(out)), -1, axis)
 
 
 def causal_mask(n_queries: int, n_keys: int | None = None) -> np.ndarray:
@@ -142,25 +155,28 @@ def scaled_dot_product_attention(query, key, value, mask=None, *, causal: bool =
         raise TypeError(f"return_weights must be True or False, got {return_weights!r}")
     d_k = q.shape[-1]
     scale = 1.0 / np.sqrt(d_k) if scale is None else check_float("scale", scale)
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
+    # Scaling the (n, d_k) queries is cheaper than scaling the (n, m) scores.
+    scores = np.matmul(q * scale, np.swapaxes(k, -1, -2))
     n, m = q.shape[-2], k.shape[-2]
     if mask is not None:
         mask_arr = np.asarray(mask)
         try:
-            np.broadcast_shapes(mask_arr.shape, scores.shape)
+            full = np.broadcast_shapes(mask_arr.shape, scores.shape)
         except ValueError:
             raise ValueError(f"mask of shape {mask_arr.shape} does not broadcast to the scores "
                              f"of shape {scores.shape}") from None
-        if mask_arr.dtype == bool:  # True = allowed
-            scores = np.where(mask_arr, scores, -np.inf)
+        if mask_arr.dtype == bool:  # True = allowed; as an additive mask of 0 and -inf
+            additive = np.where(mask_arr, 0.0, -np.inf)
         else:
-            mask_arr = check_array("mask", mask_arr, finite=False)
-            if np.any(np.isnan(mask_arr)) or np.any(mask_arr == np.inf):
+            additive = check_array("mask", mask_arr, finite=False)
+            if np.any(np.isnan(additive)) or np.any(additive == np.inf):
                 raise ValueError("a float mask may hold finite numbers and -inf only")
-            scores = scores + mask_arr
-    if causal and n > 0:
-        scores = np.where(causal_mask(n, m), scores, -np.inf)
-    weights = softmax(scores, axis=-1) if scores.size else np.zeros_like(scores)
+        if full != scores.shape:  # the mask adds leading dimensions
+            scores = np.broadcast_to(scores, full).copy()
+        scores += additive
+    if causal and n > 0 and m > 0:
+        scores += np.where(causal_mask(n, m), 0.0, -np.inf)
+    weights = _softmax_last_inplace(scores) if scores.size else scores
     out = np.matmul(weights, v)
     return (out, weights) if return_weights else out
 

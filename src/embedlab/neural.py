@@ -522,7 +522,7 @@ class TinyGPT(nn.Module):
         return [b.attn.last_weights for b in self.blocks]
 
 
-def _check_ids_1d(name, data, model_or_none=None, min_len=2):
+def _check_ids_1d(name, data, min_len=2):
     data = check_array(name, data, ndim=1, dtype=int)
     if len(data) < min_len:
         raise ValueError(f"{name} needs at least {min_len} tokens, got {len(data)}")
