@@ -304,24 +304,12 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
 def cosine_matrix(A, B=None) -> np.ndarray:
     """Cosine similarity of every row of ``A`` with every row of ``B`` (default ``A``).
 
-    Works for dense or sparse rows; a row of zeros has cosine 0 with everything.
+    Chapter 3's :func:`embedlab.text.cosine_similarity`, for dense or sparse rows; a row of
+    zeros has cosine 0 with everything.
     """
-    A = _check_matrix("A", A, min_rows=0)
-    B = A if B is None else _check_matrix("B", B, min_rows=0)
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(f"A has {A.shape[1]} columns and B has {B.shape[1]}; they must match")
+    from .text import cosine_similarity
 
-    def unit_rows(M):
-        if sp.issparse(M):
-            norms = np.sqrt(np.asarray(M.multiply(M).sum(axis=1)).ravel())
-            norms[norms == 0] = 1.0
-            return sp.diags(1.0 / norms) @ M
-        norms = np.linalg.norm(M, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return M / norms
-
-    S = unit_rows(A) @ unit_rows(B).T
-    return S.toarray() if sp.issparse(S) else np.asarray(S)
+    return cosine_similarity(A, B)
 
 
 def lsa_similarities(X_fit, X_docs, ks: Sequence[int], *, algorithm: str = "full",
@@ -344,23 +332,12 @@ def lsa_similarities(X_fit, X_docs, ks: Sequence[int], *, algorithm: str = "full
 def pair_correlations(similarity, human) -> tuple[float, float]:
     """Pearson and Spearman correlation of two symmetric matrices over their upper triangle.
 
-    The diagonal (a document with itself) and the repeated lower triangle are left out, so each
-    unordered pair of documents counts once.
+    The same measure as Chapter 3's :func:`embedlab.text.similarity_correlation`, which it
+    calls: each unordered pair of documents counts once, the diagonal is left out.
     """
-    from scipy.stats import pearsonr, spearmanr
+    from .text import similarity_correlation
 
-    similarity = check_array("similarity", similarity, ndim=2)
-    human = check_array("human", human, ndim=2)
-    if similarity.shape != human.shape or similarity.shape[0] != similarity.shape[1]:
-        raise ValueError(f"similarity and human must be square and of the same shape, got "
-                         f"{similarity.shape} and {human.shape}")
-    if similarity.shape[0] < 3:
-        raise ValueError("need at least 3 documents (3 pairs) to compute a correlation")
-    iu = np.triu_indices(similarity.shape[0], 1)
-    a, b = similarity[iu], human[iu]
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        raise ValueError("one of the matrices is constant over the pairs: correlation undefined")
-    return float(pearsonr(a, b)[0]), float(spearmanr(a, b)[0])
+    return similarity_correlation(similarity, human)
 
 
 def distance_ratios(dims: Sequence[int], *, n_points: int = 1000, n_queries: int = 20,
