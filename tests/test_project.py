@@ -71,3 +71,15 @@ def test_committed_notebooks_carry_no_outputs(root):
             with_outputs = [i for i, c in enumerate(nb.cells)
                             if c.cell_type == "code" and c.get("outputs")]
             assert not with_outputs, f"{path.name} has outputs in cells {with_outputs}"
+
+
+def test_every_module_is_reachable_from_the_package(root):
+    import importlib
+
+    import embedlab
+
+    modules = {p.stem for p in (root / "src" / "embedlab").glob("*.py")
+               if not p.stem.startswith("_") and p.stem != "cli"}
+    assert modules == set(embedlab._SUBMODULES), "update _SUBMODULES in embedlab/__init__.py"
+    for name in sorted(modules):
+        assert getattr(embedlab, name) is importlib.import_module(f"embedlab.{name}")

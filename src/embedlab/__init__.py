@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "book", "data", "grading", "linear", "lookup", "split",
     "encoding", "text", "dense", "word2vec", "autograd", "attention", "bert", "neural",
-    "kernels", "fewshot", "plotting",
+    "kernels", "fewshot", "ecommerce",
 }
 
 
