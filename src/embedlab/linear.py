@@ -92,20 +92,21 @@ class LinearRegressionGD:
         lr = self.learning_rate if self.learning_rate is not None else 1.0 / lam_max
         w, b = np.zeros(d), 0.0
         self.loss_history_ = []
-        for epoch in range(1, self.max_epochs + 1):
-            r = Z @ w + b - y
-            self.loss_history_.append(float(np.mean(r**2)))
-            grad_w = 2.0 / n * (Z.T @ r)
-            grad_b = 2.0 / n * r.sum()
-            if not np.isfinite(self.loss_history_[-1]):
-                raise FloatingPointError(
-                    f"gradient descent diverged at epoch {epoch}: learning_rate={lr:g} is too "
-                    f"large; it must be below 2/lambda_max = {2 / lam_max:g}"
-                )
-            if max(np.abs(grad_w).max(initial=0.0), abs(grad_b)) < self.tol:
-                break
-            w -= lr * grad_w
-            b -= lr * grad_b
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+            for epoch in range(1, self.max_epochs + 1):
+                r = Z @ w + b - y
+                self.loss_history_.append(float(np.mean(r**2)))
+                grad_w = 2.0 / n * (Z.T @ r)
+                grad_b = 2.0 / n * r.sum()
+                if not np.isfinite(self.loss_history_[-1]):
+                    raise FloatingPointError(
+                        f"gradient descent diverged at epoch {epoch}: learning_rate={lr:g} is too "
+                        f"large; it must be below 2/lambda_max = {2 / lam_max:g}"
+                    )
+                if max(np.abs(grad_w).max(initial=0.0), abs(grad_b)) < self.tol:
+                    break
+                w -= lr * grad_w
+                b -= lr * grad_b
         self.n_epochs_ = epoch
         self.coef_ = w / scale
         self.intercept_ = float(b - self.coef_ @ mean)
