@@ -54,6 +54,8 @@ more stably in deep stacks (Xiong et al., 2020). Both match ``torch.nn.Transform
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._checks import check_array, check_choice, check_float, check_int, check_seed
@@ -319,17 +321,26 @@ def layer_norm(x, gamma=None, beta=None, eps: float = 1e-5) -> np.ndarray:
     beta = np.zeros(d) if beta is None else check_array("beta", beta, ndim=1)
     if gamma.shape != (d,) or beta.shape != (d,):
         raise ValueError(f"gamma and beta must have shape ({d},), got {gamma.shape} and {beta.shape}")
-    mu = x.mean(axis=-1, keepdims=True)
-    var = x.var(axis=-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+    return _layer_norm(x, gamma, beta, eps)
+
+
+def _layer_norm(x: np.ndarray, gamma, beta, eps: float) -> np.ndarray:
+    """Layer normalisation without argument checks, keeping the dtype of ``x`` (hot paths)."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = np.mean(centred * centred, axis=-1, keepdims=True)
+    return centred / np.sqrt(var + eps) * gamma + beta
 
 
 def gelu(x) -> np.ndarray:
     """The exact GELU, :math:`x \\Phi(x)` (Hendrycks and Gimpel, 2016)."""
+    return _gelu(check_array("x", x))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """The exact GELU without argument checks, keeping the dtype of ``x`` (hot paths)."""
     from scipy.special import erf
 
-    x = check_array("x", x)
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf(x * x.dtype.type(1.0 / math.sqrt(2.0))))
 
 
 class TransformerEncoderBlock:

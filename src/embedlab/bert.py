@@ -59,9 +59,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import erf
 
 from ._checks import check_array, check_choice, check_int
+from .attention import _gelu, _layer_norm
 
 __all__ = [
     "BertConfig", "NumpyBert", "load_tokenizer", "attention_allowed", "layer_norm", "gelu",
@@ -138,18 +138,17 @@ def load_tokenizer(path=None):
 
 
 def layer_norm(x, gamma, beta, eps: float = 1e-12) -> np.ndarray:
-    """Normalise the last axis of ``x`` to mean 0 and variance 1, then scale and shift."""
-    x = np.asarray(x)
-    mu = x.mean(axis=-1, keepdims=True)
-    centred = x - mu
-    var = np.mean(centred * centred, axis=-1, keepdims=True)
-    return centred / np.sqrt(var + eps) * gamma + beta
+    """Normalise the last axis of ``x`` to mean 0 and variance 1, then scale and shift.
+
+    Chapter 7's layer norm (:func:`embedlab.attention.layer_norm`) without its argument checks,
+    keeping the dtype of ``x``, with BERT's epsilon.
+    """
+    return _layer_norm(np.asarray(x), gamma, beta, eps)
 
 
 def gelu(x) -> np.ndarray:
-    """Exact GELU, ``x * Phi(x)``, keeping the dtype of ``x``."""
-    x = np.asarray(x)
-    return 0.5 * x * (1.0 + erf(x * x.dtype.type(1.0 / math.sqrt(2.0))))
+    """Exact GELU, ``x * Phi(x)``, keeping the dtype of ``x`` (Chapter 7's, unchecked)."""
+    return _gelu(np.asarray(x))
 
 
 def _check_mask(attention_mask, shape: tuple[int, int]) -> np.ndarray:

@@ -41,7 +41,6 @@ samples one token at a time and appends it to the context.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -149,14 +148,19 @@ class MLP:
 
 
 # ============================================================ text to ids
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z]+)?"
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens (letters and digits, with an optional ``'s``-style suffix)."""
+    """Lower-case word tokens (letters and digits, with an optional ``'s``-style suffix).
+
+    Chapter 3's :func:`embedlab.text.tokenize` with a pattern that keeps one-letter words.
+    """
+    from .text import tokenize as _tokenize
+
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
-    return _TOKEN.findall(text.lower())
+    return _tokenize(text, token_pattern=_TOKEN_PATTERN)
 
 
 def strip_newsgroup_header(post: str) -> str:
