@@ -9,14 +9,16 @@ Submodules load on first access, so ``import embedlab`` is cheap and
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "book", "data", "grading", "linear", "lookup", "split",
-    "encoding", "text", "dense", "word2vec", "autograd", "attention", "bert", "neural",
-    "kernels", "fewshot", "ecommerce",
-}
+# Every public module of the package (a file not starting with "_"; the command line aside),
+# found on disk so that a new chapter's module needs no edit here.
+_SUBMODULES = frozenset(
+    p.stem for p in Path(__file__).parent.glob("*.py")
+    if not p.stem.startswith("_") and p.stem != "cli"
+)
 
 
 def __getattr__(name: str):
