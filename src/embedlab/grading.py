@@ -39,6 +39,7 @@ from pathlib import Path
 __all__ = [
     "checker", "repo_root", "master_path", "build_assignment", "autograder_zip", "load_tests",
     "QuestionResult", "GradeReport", "grade_notebook", "grade_folder", "exercise_name_of",
+    "MasterQuestion", "read_master", "KINDS",
 ]
 
 CHECK_RE = re.compile(r"""grader\.check\(\s*["']([^"']+)["']\s*\)""")
@@ -72,13 +73,114 @@ def _check_name(name) -> str:
     return name
 
 
-def master_path(name: str) -> Path:
-    """Path of the instructor's master notebook of exercise set ``name``."""
-    path = repo_root() / "solutions" / f"{_check_name(name)}.ipynb"
+def master_path(name: str, *, masters: Path | None = None) -> Path:
+    """Path of the master notebook of exercise set ``name``.
+
+    It is looked up in ``masters`` (a folder, such as an instructor's private copy of the
+    masters) if given, else in the repository's ``solutions/``.
+    """
+    if masters is not None:
+        masters = Path(masters)
+        if not masters.is_dir():
+            raise NotADirectoryError(f"masters must be a folder of master notebooks, got {masters}")
+    folder = masters if masters is not None else repo_root() / "solutions"
+    path = folder / f"{_check_name(name)}.ipynb"
     if not path.exists():
         known = sorted(p.stem for p in path.parent.glob("*.ipynb"))
         raise FileNotFoundError(f"no master notebook {path}; known exercise sets: {known}")
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# Our keys in a master's questions
+
+KINDS = {
+    "write": "write it yourself",
+    "predict": "predict, then check",
+    "data": "real data",
+    "concept": "concept",
+}
+_EMBEDLAB_KEYS = {"kinds", "blocked", "shortcuts", "constants"}
+_TITLE_RE = re.compile(r"\*\*Question\s+[\w.]+\s*\(([^)]*)\)\s*\.?\s*\*\*")
+
+
+@dataclass
+class MasterQuestion:
+    """One question of an exercise master, with the ``embedlab:`` keys of its config."""
+
+    name: str
+    points: float
+    title: str
+    kinds: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    shortcuts: list[str] = field(default_factory=list)
+    constants: list[str] = field(default_factory=list)
+
+
+def _split_question_config(source: str) -> tuple[dict, dict]:
+    """Parse a raw ``# BEGIN QUESTION`` cell: (otter's config, our ``embedlab`` keys)."""
+    import yaml
+
+    body = re.sub(r"^\s*#\s*BEGIN QUESTION[^\n]*\n?", "", source, count=1, flags=re.I)
+    config = yaml.safe_load(body) or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"a BEGIN QUESTION cell must hold YAML keys, got {body!r}")
+    ours = config.pop("embedlab", None) or {}
+    name = config.get("name", "?")
+    if not isinstance(ours, dict):
+        raise ValueError(f"question {name}: the embedlab key must hold a mapping")
+    unknown = set(ours) - _EMBEDLAB_KEYS
+    if unknown:
+        raise ValueError(f"question {name}: unknown embedlab keys {sorted(unknown)}; "
+                         f"expected some of {sorted(_EMBEDLAB_KEYS)}")
+    for key in _EMBEDLAB_KEYS:
+        value = ours.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"question {name}: embedlab.{key} must be a list of strings")
+        ours[key] = value
+    bad = [k for k in ours["kinds"] if k not in KINDS]
+    if bad:
+        raise ValueError(f"question {name}: unknown kinds {bad}; expected some of {sorted(KINDS)}")
+    return config, ours
+
+
+def read_master(path) -> list[MasterQuestion]:
+    """The questions of an exercise master, in order, with points, title and our keys."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    questions: list[MasterQuestion] = []
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "raw" or not _BEGIN_Q.search(cell.source):
+            continue
+        config, ours = _split_question_config(cell.source)
+        title = ""
+        for later in cells[i + 1:]:
+            if later.cell_type == "markdown":
+                m = _TITLE_RE.search(later.source)
+                title = m.group(1).strip() if m else ""
+                break
+        points = config.get("points")
+        questions.append(MasterQuestion(
+            name=str(config.get("name")), points=float(1 if points is None else points),
+            title=title, **ours))
+    return questions
+
+
+def _strip_our_keys(nb) -> dict[str, dict]:
+    """Remove the ``embedlab:`` keys from a master's question cells (otter rejects them)."""
+    import yaml
+
+    found: dict[str, dict] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "raw" and _BEGIN_Q.search(cell.source):
+            config, ours = _split_question_config(cell.source)
+            found[str(config.get("name"))] = ours
+            cell.source = "# BEGIN QUESTION\n" + yaml.safe_dump(config, sort_keys=False)
+    return found
 
 
 def checker(name: str):
@@ -86,34 +188,82 @@ def checker(name: str):
 
     It reads the public tests from ``exercises/<name>.ipynb`` in the course repository, so it
     works whatever the learner's own copy of the notebook is called or wherever it lives.
+    While a question's tests run, the references that question asks the learner to write
+    are switched off for the learner's code, as they are when the notebook is graded.
     """
+    import nbformat
     import otter
 
     path = repo_root() / "exercises" / f"{_check_name(name)}.ipynb"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; regenerate it with `embedlab assign {name}`")
-    return otter.Notebook(nb_path=str(path))
+    blocked = nbformat.read(path, as_version=4).metadata.get("embedlab", {}).get("blocked", {})
+    return _Checker(otter.Notebook(nb_path=str(path)), dict(blocked))
+
+
+class _Checker:
+    """otter's ``Notebook`` with the blocked references of each question switched off."""
+
+    def __init__(self, notebook, blocked: dict[str, list[str]]):
+        self._notebook = notebook
+        self._blocked = blocked
+        self._installed = False
+
+    def check(self, question: str, *args, **kwargs):
+        from . import _guard
+
+        if question in self._blocked and not self._installed:
+            _guard.install(self._blocked)
+            self._installed = True
+        previous = _guard.active()
+        _guard.activate(question if isinstance(question, str) else None)
+        try:
+            return self._notebook.check(question, *args, **kwargs)
+        finally:
+            _guard.activate(previous)
+
+    def __getattr__(self, attr):
+        return getattr(self._notebook, attr)
+
+
+def _register_boundary():
+    from . import _guard
+
+    _guard.boundary(_Checker.check)
+
+
+_register_boundary()
 
 
 # --------------------------------------------------------------------------------------------
 # otter assign
 
-def build_assignment(name: str, dist: Path) -> tuple[Path, Path]:
+def build_assignment(name: str, dist: Path, *, masters: Path | None = None) -> tuple[Path, Path]:
     """Run ``otter assign`` on the master of ``name`` into ``dist``.
 
-    Returns the learner notebook and the autograder zip. Cell ids are renumbered so that the
-    generated notebook is the same from run to run.
+    ``masters`` is a folder of masters to use instead of the repository's ``solutions/`` (an
+    instructor's private copy). Our ``embedlab:`` question keys are taken out before otter
+    reads the master; the blocked references go into the autograder zip (``embedlab.json``)
+    and into the learner notebook's metadata, so that both the grader and ``grader.check``
+    switch them off. Returns the learner notebook and the autograder zip. Cell ids are
+    renumbered so that the generated notebook is the same from run to run.
     """
     import nbformat
 
-    master = master_path(name)
+    master = master_path(name, masters=masters)
     dist = Path(dist)
     if dist.exists():
         shutil.rmtree(dist)
-    proc = subprocess.run(
-        [sys.executable, "-m", "otter", "assign", str(master), str(dist.resolve())],
-        capture_output=True, text=True, cwd=master.parent,
-    )
+    nb = nbformat.read(master, as_version=4)
+    ours = _strip_our_keys(nb)
+    blocked = {q: v["blocked"] for q, v in ours.items() if v["blocked"]}
+    with tempfile.TemporaryDirectory(prefix="embedlab-assign-") as tmp:
+        clean = Path(tmp) / master.name
+        nbformat.write(nb, clean)
+        proc = subprocess.run(
+            [sys.executable, "-m", "otter", "assign", str(clean), str(dist.resolve())],
+            capture_output=True, text=True, cwd=tmp,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"otter assign failed on {master}:\n{proc.stdout}\n{proc.stderr}")
     student = dist / "student" / master.name
@@ -121,11 +271,18 @@ def build_assignment(name: str, dist: Path) -> tuple[Path, Path]:
     if not student.exists() or len(zips) != 1:
         raise RuntimeError(f"otter assign did not write a learner notebook and one zip in {dist}; "
                            "is `generate: true` in the ASSIGNMENT CONFIG?")
-    nb = nbformat.read(student, as_version=4)
-    for i, cell in enumerate(nb.cells):
+    snb = nbformat.read(student, as_version=4)
+    for i, cell in enumerate(snb.cells):
         cell["id"] = f"cell-{i:03d}"
-    nb.metadata.pop("jupytext", None)
-    nbformat.write(nb, student)
+    snb.metadata.pop("jupytext", None)
+    snb.metadata.pop("embedlab", None)
+    if blocked:
+        snb.metadata["embedlab"] = {"blocked": blocked}
+    nbformat.write(snb, student)
+    meta = {"questions": {q: {"kinds": v["kinds"], "blocked": v["blocked"]}
+                          for q, v in ours.items()}}
+    with zipfile.ZipFile(zips[0], "a") as zf:
+        zf.writestr("embedlab.json", json.dumps(meta, indent=1, sort_keys=True))
     return student, zips[0]
 
 
@@ -134,21 +291,39 @@ def _cache_dir() -> Path:
     return root / "_build" / "autograder"
 
 
-def autograder_zip(name: str) -> Path:
-    """The autograder zip of exercise set ``name``, built from its master and cached by hash."""
+_ZIP_FORMAT = "2"  # bump when build_assignment changes what goes into the zip
+
+
+def autograder_zip(name: str, *, masters: Path | None = None) -> Path:
+    """The autograder zip of exercise set ``name``, built from its master and cached by hash.
+
+    ``masters`` is a folder holding the master instead of the repository's ``solutions/``.
+    """
     import otter
 
-    master = master_path(name)
-    digest = hashlib.sha256(master.read_bytes() + otter.__version__.encode()).hexdigest()[:16]
+    master = master_path(name, masters=masters)
+    digest = hashlib.sha256(master.read_bytes() + otter.__version__.encode()
+                            + _ZIP_FORMAT.encode()).hexdigest()[:16]
     target = _cache_dir() / f"{name}-{digest}.zip"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
-            _, zpath = build_assignment(name, Path(tmp) / "dist")
-            tmp_target = target.with_suffix(".part")
+            _, zpath = build_assignment(name, Path(tmp) / "dist", masters=masters)
+            tmp_target = target.with_suffix(f".part-{os.getpid()}")
             shutil.copyfile(zpath, tmp_target)
             os.replace(tmp_target, target)
     return target
+
+
+def zip_metadata(zip_path: Path) -> dict:
+    """Our additions to an autograder zip (kinds and blocked references per question).
+
+    A zip written by plain ``otter assign`` has none: then nothing is blocked.
+    """
+    with zipfile.ZipFile(zip_path) as zf:
+        if "embedlab.json" not in zf.namelist():
+            return {"questions": {}}
+        return json.loads(zf.read("embedlab.json").decode("utf-8"))
 
 
 def load_tests(zip_path: Path) -> dict[str, dict]:
@@ -184,6 +359,7 @@ class QuestionResult:
     score: float
     possible: float
     feedback: list[str] = field(default_factory=list)
+    explanations: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -219,7 +395,8 @@ class GradeReport:
                     "max_score": round(q.possible, 5),
                     "status": "passed" if q.passed else "failed",
                     "visibility": "visible",
-                    "output": "\n\n".join(q.feedback) or "All tests passed.",
+                    "output": "\n\n".join(q.feedback + [f"Why: {e}" for e in q.explanations])
+                              or "All tests passed.",
                 }
                 for q in self.questions
             ],
@@ -246,6 +423,13 @@ class GradeReport:
                 lines.append(f"[{q.name}]")
                 for fb in q.feedback:
                     lines += ["  " + ln for ln in fb.splitlines()]
+        explained = [q for q in self.questions if q.explanations]
+        if explained:
+            lines += ["", "Why (shown after grading):"]
+            for q in explained:
+                lines.append(f"[{q.name}]")
+                for text in q.explanations:
+                    lines += ["  " + ln for ln in text.splitlines()]
         return "\n".join(lines)
 
 
@@ -334,17 +518,9 @@ class _Kernel:
 # --------------------------------------------------------------------------------------------
 # Grading one notebook
 
-_TEST_HARNESS = """
-def __embedlab_run_tests(spec_json):
-    import json as _json
-    from otter.test_files.ok_test import OKTestFile as _OK
-    _tf = _OK.from_spec(_json.loads(spec_json), path="")
-    _tf.run(globals())
-    _out = [[bool(r.passed), r.message or ""] for r in _tf.test_case_results]
-    print("{mark}" + _json.dumps(_out) + "{mark}")
-__embedlab_run_tests({spec!r})
-del __embedlab_run_tests
-"""
+# The grader's own cells. They bind no name in the learner's namespace.
+_GUARD = '__import__("embedlab._guard", fromlist=["install"])'
+_TEST_HARNESS = _GUARD + ".run_tests({spec!r}, globals(), {mark!r})"
 
 
 _BEGIN_Q = re.compile(r"#\s*BEGIN QUESTION", re.I)
@@ -376,6 +552,13 @@ def _question_of_cells(cells) -> list[str | None]:
             if m:
                 current = m.group(1)
         owner[i] = current
+    # The set-up before the first question's prompt belongs to no question.
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") == "markdown" and (
+                _TITLE_RE.search(cell.get("source", ""))
+                or cell.get("metadata", {}).get("editable") is False):
+            owner[:i] = [None] * i
+            break
     return owner
 
 
@@ -419,18 +602,21 @@ def _possible(spec: dict) -> float:
 
 
 def grade_notebook(notebook, *, autograder: Path | None = None, exercise: str | None = None,
-                   cell_timeout: float = 120.0, test_timeout: float = 60.0) -> GradeReport:
+                   masters: Path | None = None, cell_timeout: float = 120.0,
+                   test_timeout: float = 60.0) -> GradeReport:
     """Grade one notebook file and return a :class:`GradeReport`.
 
     The tests come from ``autograder`` (an otter autograder zip) or, if it is not given, from
-    the master of ``exercise``; ``exercise`` defaults to the name stored in the notebook's
+    the master of ``exercise`` (in ``masters``, a folder of masters, if given; else in the
+    repository's ``solutions/``); ``exercise`` defaults to the name stored in the notebook's
     metadata, then to the file's name. The notebook file itself is only read.
     """
     path = Path(notebook)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file")
     return _grade_bytes(path.read_bytes(), str(path), path.stem, autograder=autograder,
-                        exercise=exercise, cell_timeout=cell_timeout, test_timeout=test_timeout)
+                        exercise=exercise, masters=masters, cell_timeout=cell_timeout,
+                        test_timeout=test_timeout)
 
 
 def _parse(data: bytes):
@@ -447,16 +633,22 @@ def _parse(data: bytes):
 
 
 def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, cell_timeout,
-                 test_timeout) -> GradeReport:
+                 test_timeout, masters=None) -> GradeReport:
     t0 = time.monotonic()
     for arg, value in (("cell_timeout", cell_timeout), ("test_timeout", test_timeout)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{arg} must be a positive number of seconds, got {value!r}")
     nb, read_error = _parse(data)
+    if nb is None and autograder is None and exercise is None:
+        raise ValueError(f"{label} could not be read as a Jupyter notebook ({read_error}); "
+                         "save the notebook from JupyterLab and try again (or pass --exercise "
+                         "NN_slug to record a zero for every question)")
     if autograder is None:
         name = exercise or (exercise_name_of(nb) if nb is not None else None) or stem
-        autograder = autograder_zip(name)
+        autograder = autograder_zip(name, masters=masters)
     specs = load_tests(Path(autograder))
+    blocked = {q: v.get("blocked", []) for q, v in
+               zip_metadata(Path(autograder))["questions"].items() if v.get("blocked")}
 
     if nb is None:
         msg = (f"The file could not be read as a Jupyter notebook ({read_error}). "
@@ -479,7 +671,7 @@ def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, ce
 
     with tempfile.TemporaryDirectory(prefix="embedlab-grade-") as work:
         (Path(work) / "submission.ipynb").write_bytes(data)
-        kernel = _Kernel(work)
+        kernel = _GuardedKernel(work, blocked)
         try:
             done: list[int] = []  # cells that ran without killing or hanging the kernel
             for i, cell in enumerate(cells):
@@ -488,6 +680,7 @@ def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, ce
                 source = cell.get("source", "")
                 if not source.strip() or _is_grader_cell(source) or i in skip:
                     continue
+                kernel.activate(owner[i])
                 res = kernel.run(source, cell_timeout)
                 if res.status in ("ok", "error"):
                     done.append(i)
@@ -497,41 +690,80 @@ def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, ce
                     note(i, f"ran longer than {cell_timeout:g} s and was stopped "
                             "(an infinite loop?); the cells after it were still run")
                     if res.error == "did not stop when interrupted":
-                        _replay(kernel, cells, done, cell_timeout)
+                        _replay(kernel, cells, done, cell_timeout, owner)
                 else:  # dead
                     note(i, "made the Python kernel die (os._exit, a crash or memory); "
                             "the kernel was restarted without this cell")
-                    _replay(kernel, cells, done, cell_timeout)
+                    _replay(kernel, cells, done, cell_timeout, owner)
 
+            kernel.activate(None)
             questions = [_run_question(kernel, qname, spec, notes[qname], test_timeout, cells,
-                                       done) for qname, spec in specs.items()]
+                                       done, owner) for qname, spec in specs.items()]
         finally:
             kernel.shutdown()
     return GradeReport(label, questions, messages, time.monotonic() - t0)
 
 
-def _replay(kernel: _Kernel, cells, done: list[int], timeout: float) -> None:
+class _GuardedKernel:
+    """A grading kernel with the question's blocked references switched off."""
+
+    def __init__(self, cwd: str, blocked: dict[str, list[str]]):
+        self.kernel = _Kernel(cwd)
+        self.blocked = blocked
+        self.current: str | None = None
+        self._install()
+
+    def _install(self):
+        self.current = None
+        if not self.blocked:
+            return
+        res = self.kernel.run(f"{_GUARD}.install({json.dumps(self.blocked)!r})", 300)
+        if res.status != "ok":
+            raise RuntimeError(f"could not switch off the blocked references {self.blocked}: "
+                               f"{res.error or res.status}")
+
+    def activate(self, question: str | None):
+        if not self.blocked or question == self.current:
+            return
+        res = self.kernel.run(f"{_GUARD}.activate({question!r})", 30)
+        self.current = question if res.status == "ok" else None
+
+    def run(self, code: str, timeout: float) -> _CellRun:
+        return self.kernel.run(code, timeout)
+
+    def restart(self):
+        self.kernel.restart()
+        self._install()
+
+    def shutdown(self):
+        self.kernel.shutdown()
+
+
+def _replay(kernel: _GuardedKernel, cells, done: list[int], timeout: float, owner) -> None:
     kernel.restart()
     for j in list(done):
+        kernel.activate(owner[j])
         res = kernel.run(cells[j]["source"], timeout)
         if res.status in ("dead", "timeout"):
             done.remove(j)
             kernel.restart()
+    kernel.activate(None)
 
 
-def _run_question(kernel, qname, spec, notes, timeout, cells, done) -> QuestionResult:
+def _run_question(kernel, qname, spec, notes, timeout, cells, done, owner) -> QuestionResult:
     from otter.test_files.ok_test import OKTestFile
 
     tf = OKTestFile.from_spec(spec)
     code = _TEST_HARNESS.format(mark=_MARK, spec=json.dumps(spec))
     res = kernel.run(code, timeout)
     feedback = list(notes)
-    results = None
+    results, blocked_calls = None, []
     if res.status == "ok":
         parts = res.stdout.split(_MARK)
         try:
-            results = json.loads(parts[-2]) if len(parts) >= 3 else None
-        except (ValueError, IndexError):
+            payload = json.loads(parts[-2]) if len(parts) >= 3 else None
+            results, blocked_calls = payload["results"], payload["blocked_calls"]
+        except (ValueError, IndexError, KeyError, TypeError):
             results = None
     if results is None or len(results) != len(tf.test_cases):
         why = {"timeout": f"the tests ran longer than {timeout:g} s and were stopped",
@@ -540,15 +772,21 @@ def _run_question(kernel, qname, spec, notes, timeout, cells, done) -> QuestionR
                                                                      "the tests gave no result")
         feedback.append(f"{why}; no point could be given for {qname}")
         if res.status in ("timeout", "dead"):
-            _replay(kernel, cells, done, timeout)
+            _replay(kernel, cells, done, timeout, owner)
         return QuestionResult(qname, 0.0, float(tf.possible), feedback)
 
     from otter.test_files.abstract_test import TestCaseResult
 
+    for name in blocked_calls:
+        feedback.append(f"your code called `{name.rsplit('.', 1)[-1]}` while {qname} was graded; "
+                        f"it is switched off for this question: write this one yourself")
     tf.test_case_results = [TestCaseResult(test_case=tc, message=msg, passed=ok)
                             for tc, (ok, msg) in zip(tf.test_cases, results)]
+    explanations = []
     for k, (tc, (ok, msg)) in enumerate(zip(tf.test_cases, results), start=1):
         if ok:
+            if tc.success_message:
+                explanations.append(tc.success_message)
             continue
         if tc.hidden:
             text = f"hidden test {k} failed"
@@ -560,7 +798,7 @@ def _run_question(kernel, qname, spec, notes, timeout, cells, done) -> QuestionR
                 text += f": {tc.failure_message}"
             text += "\n" + _trim_doctest(msg)
         feedback.append(text)
-    return QuestionResult(qname, float(tf.score), float(tf.possible), feedback)
+    return QuestionResult(qname, float(tf.score), float(tf.possible), feedback, explanations)
 
 
 def _trim_doctest(message: str, limit: int = 1500) -> str:
@@ -585,12 +823,14 @@ def _trim_doctest(message: str, limit: int = 1500) -> str:
 # Grading a folder
 
 def grade_folder(folder, out_dir, *, autograder: Path | None = None, exercise: str | None = None,
-                 cell_timeout: float = 120.0, test_timeout: float = 60.0,
-                 progress: bool = True) -> list[GradeReport]:
+                 masters: Path | None = None, cell_timeout: float = 120.0,
+                 test_timeout: float = 60.0, progress: bool = True) -> list[GradeReport]:
     """Grade every ``*.ipynb`` in ``folder``; write a CSV gradebook and one results.json each.
 
     ``out_dir/gradebook.csv`` has one row per submission and one column per question;
-    ``out_dir/<submission>/results.json`` is the Gradescope-style result of each.
+    ``out_dir/<submission>/results.json`` is the Gradescope-style result of each. The tests
+    come from ``autograder`` (a zip), or from the master of ``exercise`` in ``masters`` (an
+    instructor's private folder of masters) or else in the repository's ``solutions/``.
 
     All submissions are read into memory first; then each runs alone, in a fresh temporary
     folder holding only its own copy, deleted before the next starts. So a submission finds no
@@ -609,7 +849,7 @@ def grade_folder(folder, out_dir, *, autograder: Path | None = None, exercise: s
     if autograder is None:
         if exercise is None:
             raise ValueError("give the exercise set (--exercise NN_slug) or an autograder zip")
-        autograder = autograder_zip(exercise)
+        autograder = autograder_zip(exercise, masters=masters)
     specs = load_tests(Path(autograder))
     out_dir.mkdir(parents=True, exist_ok=True)
     # Read every submission before any of them runs: what one does to the others' files
