@@ -5,11 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # A CPU build of torch: asking for exactly this release keeps pip from pulling a CUDA build.
 TORCH  := torch==2.13.0
-# pytest runs two workers on two cores (whole files each: a notebook's cells share one kernel);
-# one BLAS thread per worker avoids oversubscription.
+# Offline, no telemetry, one BLAS thread per pytest worker (two workers on two cores).
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAY_USAGE_STATS_ENABLED=0
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# The chapters run under nbval, which also keeps their outputs for the book (see conftest.py);
+# two workers, whole files each (a notebook's cells share one kernel).
+PYTEST := $(OFFLINE) $(ONE_THREAD) $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: setup book test lab exercises bench clean
+.PHONY: setup browser book test lab exercises bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,21 +25,30 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)                     ## create .venv and install everything
 
-book: setup                         ## run every chapter and build the HTML book into _build/html
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/jupyter-book build -W -n --keep-going .
-	@echo "Open _build/html/index.html"
+browser:                            ## headless Chromium for the book's browser test, where it can be had
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium and chromium-driver for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "Could not install Chromium: the browser test will be reported as skipped"; \
+	else echo "Chromium is not installed (install chromium and chromium-driver, or run as root on Debian/Ubuntu): the browser test will be reported as skipped"; fi
 
-test: setup                         ## every test: package, chapters (nbval), exercises, grader, book
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg $(ONE_THREAD) $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax -p no:cacheprovider tests chapters
+book: setup                         ## run every chapter (and its checks), then build the HTML book into _build/html
+	EMBEDLAB_REUSE_EXECUTED=1 $(PYTEST) -q -n 2 --dist loadfile --nbval-lax chapters
+	$(OFFLINE) $(BIN)/python -m embedlab._site
 
-lab: setup                          ## JupyterLab on the repository
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/jupyter lab
+test: setup browser                 ## every test: package, chapters (nbval), exercises, grader; then the book in a browser
+	$(PYTEST) -n 2 --dist loadfile --nbval-lax -m "not book" tests chapters
+	$(PYTEST) -m book tests
+
+lab: setup                          ## JupyterLab on the repository; prints the address to open
+	$(OFFLINE) $(BIN)/embedlab lab
 
 exercises: setup                    ## regenerate exercises/ from the masters in solutions/
 	$(BIN)/embedlab assign
 
 bench: setup                        ## time our implementations against the reference libraries
-	@for f in benchmarks/bench_*.py; do echo "== $$f"; HF_HUB_OFFLINE=1 $(BIN)/python $$f || exit 1; done
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(OFFLINE) $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf _build

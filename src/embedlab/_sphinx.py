@@ -4,7 +4,9 @@
   book's ``_static/`` and loaded only by pages that hold an interactive figure, so the book
   needs no network to draw them;
 * ``embedlab.css`` shows the interactive version of a figure on screen and its static copy in
-  print.
+  print;
+* the scripts of sphinx-thebe (which Jupyter Book always loads, twice, declaring the same
+  constant twice and pointing at a CDN) are dropped: the book has no live-code button.
 
 Enable it with ``sphinx: extra_extensions: [embedlab._sphinx]`` in ``_config.yml``.
 """
@@ -37,10 +39,19 @@ def plotly_js_path() -> Path:
     return path
 
 
+def _is_thebe(asset) -> bool:
+    name = str(getattr(asset, "filename", asset) or "")
+    body = str(getattr(asset, "attributes", {}).get("body", ""))
+    return "thebe" in name or "THEBE_JS_URL" in body
+
+
 def _page_context(app, pagename, templatename, context, doctree):
     body = context.get("body", "")
     if MARKER in body:
         app.add_js_file("plotly.min.js")
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [a for a in context[key] if not _is_thebe(a)]
 
 
 def _copy_assets(app, exc):
