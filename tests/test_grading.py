@@ -295,6 +295,27 @@ def test_the_guard_tells_learner_code_from_test_code():
     assert len(learner_ns["answer"]()) == 6, "outside its question the reference works"
 
 
+def test_a_blocked_class_still_works_for_test_code():
+    """Blocking an estimator's construction keeps its signature (scikit-learn reads it)."""
+    import numpy as np
+    from sklearn.preprocessing import OneHotEncoder
+
+    from embedlab import _guard
+
+    _guard.install({"qy": ["sklearn.preprocessing.OneHotEncoder"]})
+    _guard.activate("qy")
+    try:
+        enc = OneHotEncoder(handle_unknown="ignore").fit(np.array([["a"], ["b"]]))
+        assert enc.get_params()["handle_unknown"] == "ignore"
+        ns = {"OneHotEncoder": OneHotEncoder}
+        exec(compile("def answer():\n    return OneHotEncoder()\n",
+                     "/tmp/ipykernel_4242/777.py", "exec"), ns)
+        with pytest.raises(_guard.WriteItYourself):
+            ns["answer"]()
+    finally:
+        _guard.activate(None)
+
+
 def test_the_guard_rejects_what_it_cannot_block():
     from embedlab import _guard
 

@@ -95,6 +95,13 @@ def _make_blocker(path: str, original):
     blocked.__name__ = getattr(original, "__name__", short)
     blocked.__qualname__ = getattr(original, "__qualname__", short)
     blocked.__doc__ = getattr(original, "__doc__", None)
+    blocked.__module__ = getattr(original, "__module__", None)
+    # Keep the original's signature for the libraries that read it (scikit-learn's
+    # get_params reads __init__'s), without exposing the original through __wrapped__.
+    try:
+        blocked.__signature__ = inspect.signature(original)
+    except (TypeError, ValueError):
+        pass
     blocked.__embedlab_blocked__ = path
     return blocked
 
