@@ -181,3 +181,78 @@ def test_make_feed_clicks_seeded_and_recoverable():
         enc.make_feed_clicks(0)
     with pytest.raises(TypeError, match="seed must be an integer"):
         enc.make_feed_clicks(10, seed=1.5)
+
+
+def test_make_category_clicks_follows_its_model():
+    effects = {"zeta": 0.0, "alpha": 1.5, "mid": -1.0}
+    a = enc.make_category_clicks(30000, effects, intercept=-0.5, name="source", seed=4)
+    b = enc.make_category_clicks(30000, effects, intercept=-0.5, name="source", seed=4)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert a.X.shape == (30000, 1) and a.feature_names == ("source",)
+    assert a.categories["source"] == ("zeta", "alpha", "mid")       # the order given, not sorted
+    for cat, effect in effects.items():
+        rows = a.X[:, 0] == cat
+        p = 1 / (1 + np.exp(-(-0.5 + effect)))
+        se = np.sqrt(p * (1 - p) / rows.sum())
+        assert abs(a.y[rows].mean() - p) < 4 * se, cat
+        assert abs(rows.mean() - 1 / 3) < 0.02                      # uniform by default
+    skewed = enc.make_category_clicks(20000, {"a": 0.0, "b": 0.0}, probabilities=[0.9, 0.1], seed=0)
+    assert abs((skewed.X[:, 0] == "a").mean() - 0.9) < 0.01
+    other = enc.make_category_clicks(30000, effects, intercept=-0.5, name="source", seed=5)
+    assert not np.array_equal(a.y, other.y)
+
+
+def test_make_category_clicks_bad_arguments():
+    with pytest.raises(TypeError, match="effects must be a dict"):
+        enc.make_category_clicks(10, [("a", 1.0)])
+    with pytest.raises(ValueError, match="effects is empty"):
+        enc.make_category_clicks(10, {})
+    with pytest.raises(TypeError, match="keys of effects"):
+        enc.make_category_clicks(10, {1: 0.5})
+    with pytest.raises(TypeError, match=r"effects\['a'\] must be a real number"):
+        enc.make_category_clicks(10, {"a": "big"})
+    with pytest.raises(ValueError, match="probabilities has 1 entries for 2 categories"):
+        enc.make_category_clicks(10, {"a": 0.0, "b": 1.0}, probabilities=[1.0])
+    with pytest.raises(ValueError, match="non-negative and sum to 1"):
+        enc.make_category_clicks(10, {"a": 0.0, "b": 1.0}, probabilities=[0.7, 0.7])
+    with pytest.raises(ValueError, match="name must be a non-empty string"):
+        enc.make_category_clicks(10, {"a": 0.0}, name="")
+    with pytest.raises(TypeError, match="name must be a string, got int"):
+        enc.make_category_clicks(10, {"a": 0.0}, name=3)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        enc.make_category_clicks(0, {"a": 0.0})
+    with pytest.raises(ValueError, match="intercept must be finite"):
+        enc.make_category_clicks(10, {"a": 0.0}, intercept=float("inf"))
+
+
+def test_vocabulary_growth_counts_distinct_prefix_tokens():
+    rng = np.random.default_rng(2)
+    # Zipf-like tokens: many repeats and a long tail, as in real text
+    tokens = [f"w{k}" for k in rng.zipf(1.5, size=3000)]
+    sizes = [3000, 0, 1, 17, 500, 2999, 500]                         # unsorted, repeated, edges
+    got = enc.vocabulary_growth(tokens, sizes)
+    assert got.dtype == np.int64
+    assert got.tolist() == [len(set(tokens[:s])) for s in sizes]
+    assert enc.vocabulary_growth(["a", "a", "a"], [0, 3]).tolist() == [0, 1]
+    assert enc.vocabulary_growth([], []).tolist() == []
+    assert enc.vocabulary_growth(("x", "y"), np.array([2])).tolist() == [2]
+
+
+def test_vocabulary_growth_bad_arguments():
+    with pytest.raises(TypeError, match="tokens must be a list of strings"):
+        enc.vocabulary_growth("abc", [1])
+    with pytest.raises(TypeError, match="tokens must be a list of strings"):
+        enc.vocabulary_growth(iter(["a"]), [1])
+    with pytest.raises(TypeError, match=r"tokens must be strings, tokens\[1\] is 3"):
+        enc.vocabulary_growth(["a", 3], [2])
+    with pytest.raises(TypeError, match=r"tokens must be strings, tokens\[0\] is \['a'\]"):
+        enc.vocabulary_growth([["a"]], [1])
+    with pytest.raises(ValueError, match="sizes must lie between 0 and len"):
+        enc.vocabulary_growth(["a", "b"], [3])
+    with pytest.raises(ValueError, match="sizes must lie between 0 and len"):
+        enc.vocabulary_growth(["a", "b"], [-1])
+    with pytest.raises(ValueError, match="sizes must be 1-D"):
+        enc.vocabulary_growth(["a", "b"], [[1]])
+    with pytest.raises(TypeError, match="sizes must hold integers"):
+        enc.vocabulary_growth(["a", "b"], [1.5])

@@ -30,11 +30,26 @@ hash. The width :math:`m` is fixed in advance, unseen tokens need no special cas
 tokens may collide in one column; the random sign makes collisions cancel on average, so inner
 products are preserved in expectation. The hash here is MurmurHash3 (x86, 32-bit, Appleby), the
 function scikit-learn's ``FeatureHasher`` uses, so both put every token in the same column.
+If :math:`V` distinct tokens fall uniformly into :math:`m` columns, one token shares its column
+with at least one other with probability
+
+.. math::
+
+    1 - \left(1 - \frac 1m\right)^{V-1} \approx 1 - e^{-V/m}.
+
+**One-hot times a matrix is a lookup.** For a weight matrix :math:`W \in \mathbb R^{n \times d}`,
+:math:`e_j^\top W = W_j`: multiplying a one-hot row by :math:`W` reads row :math:`j`. A linear model
+on one-hot features therefore stores one number per category (:math:`d = 1`), and an embedding
+layer stores :math:`d` of them; both are tables indexed by the category.
+
+**Width.** The one-hot width of an id column is its number of distinct values, which keeps growing
+with the data. For words, the number of distinct words :math:`V(N)` among the first :math:`N` tokens
+grows roughly as :math:`K N^\beta` with :math:`0 < \beta < 1` (Heaps, 1978).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +59,7 @@ from ._checks import check_array, check_choice, check_float, check_int, check_se
 
 __all__ = [
     "OrdinalEncoder", "OneHotEncoder", "IndicatorEncoder", "murmurhash3_32", "hash_features",
-    "FeedClicks", "make_feed_clicks",
+    "FeedClicks", "make_feed_clicks", "make_category_clicks", "vocabulary_growth",
 ]
 
 
@@ -397,3 +412,72 @@ def make_feed_clicks(n: int = 2000, *, seed: int | None = 0, effect_scale: float
     return FeedClicks(X=X, y=y, feature_names=("topic", "device", "length"),
                       categories={"topic": _TOPICS, "device": _DEVICES, "length": _LENGTHS},
                       effects=effects, intercept=intercept)
+
+
+def make_category_clicks(n: int, effects: Mapping[str, float], *, intercept: float = -1.0,
+                         probabilities: Sequence[float] | None = None, name: str = "category",
+                         seed: int | None = 0) -> FeedClicks:
+    """Generate ``n`` clicks that depend on one categorical feature with known effects.
+
+    Generative model, for impression i: the category ``c_i`` is drawn from the keys of
+    ``effects`` with ``probabilities`` (uniform when None), and the click is
+    ``Bernoulli(sigmoid(intercept + effects[c_i]))``.
+
+    The result is a :class:`FeedClicks` with ``X`` of shape (n, 1), ``feature_names == (name,)``
+    and the categories in the order of ``effects``.
+    """
+    n = check_int("n", n, minimum=1)
+    seed = check_seed("seed", seed)
+    intercept = check_float("intercept", intercept)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    if not name:
+        raise ValueError("name must be a non-empty string, got ''")
+    if not isinstance(effects, Mapping):
+        raise TypeError(f"effects must be a dict from category to effect, got "
+                        f"{type(effects).__name__}")
+    if len(effects) == 0:
+        raise ValueError("effects is empty: give at least one category")
+    cats = list(effects)
+    for c in cats:
+        if not isinstance(c, str):
+            raise TypeError(f"the categories (keys of effects) must be strings, got {c!r}")
+    values = np.array([check_float(f"effects[{c!r}]", effects[c]) for c in cats])
+    if probabilities is None:
+        p = np.full(len(cats), 1.0 / len(cats))
+    else:
+        p = check_array("probabilities", probabilities, ndim=1)
+        if len(p) != len(cats):
+            raise ValueError(f"probabilities has {len(p)} entries for {len(cats)} categories")
+        if (p < 0).any() or abs(p.sum() - 1.0) > 1e-9:
+            raise ValueError(f"probabilities must be non-negative and sum to 1, got {p.tolist()}")
+    rng = np.random.default_rng(seed)
+    code = rng.choice(len(cats), size=n, p=p)
+    z = intercept + values[code]
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
+    X = np.array(cats)[code][:, None]
+    return FeedClicks(X=X, y=y, feature_names=(name,), categories={name: tuple(cats)},
+                      effects={name: dict(zip(cats, values.tolist()))}, intercept=intercept)
+
+
+def vocabulary_growth(tokens: Sequence[str], sizes) -> np.ndarray:
+    """Number of distinct tokens among the first ``s`` tokens, for each ``s`` in ``sizes``.
+
+    This is the one-hot width of the column ``tokens[:s]``: one column per distinct value.
+    ``sizes`` are integers between 0 and ``len(tokens)``, in any order.
+    """
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        raise TypeError(f"tokens must be a list of strings, got {type(tokens).__name__}")
+    sizes = check_array("sizes", sizes, ndim=1, dtype=int)
+    if sizes.size and (sizes.min() < 0 or sizes.max() > len(tokens)):
+        raise ValueError(f"sizes must lie between 0 and len(tokens) = {len(tokens)}, got "
+                         f"values from {sizes.min()} to {sizes.max()}")
+    first_seen: dict[str, int] = {}
+    for i, token in enumerate(tokens):
+        if not isinstance(token, str):
+            raise TypeError(f"tokens must be strings, tokens[{i}] is {token!r}")
+        if token not in first_seen:
+            first_seen[token] = i
+    firsts = np.sort(np.fromiter(first_seen.values(), dtype=np.int64, count=len(first_seen)))
+    # a token is in the prefix of length s when it was first seen at a position below s
+    return np.searchsorted(firsts, sizes, side="left").astype(np.int64)
