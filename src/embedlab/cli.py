@@ -176,7 +176,8 @@ def _preview(chapter: Path) -> int:
     jb = Path(sys.executable).parent / "jupyter-book"
     print(f"executing {chapter.relative_to(root)} and building the book into {out} ...",
           flush=True)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # figures draw inline
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     proc = subprocess.run([str(jb), "build", str(root), "--path-output", str(out),
                            "--config", str(out / "_config.yml"), "--toc", str(out / "_toc.yml"),
                            "-n", "--keep-going", "--all"],
