@@ -7,7 +7,14 @@ The text8 head is cut into documents of 100 words (about 3,300 of them, a vocabu
 then the best of several repeats is kept; the script prints both times, their ratio
 (ours / scikit-learn) and the largest relative difference of the singular values, in one run.
 
-Run: ``.venv/bin/python benchmarks/bench_dense.py [--k 100] [--repeats 3] [--threads 1]``
+Second, as in Chapter 4, the randomized SVD against the exact one: on the first
+``--full-docs`` documents (small enough to densify), the exact SVD of the dense matrix
+(``embedlab.dense.TruncatedSVD(algorithm="full")``) and our randomized SVD of the sparse matrix,
+with the time ratio (randomized / exact) and the excess Frobenius error of the randomized
+rank-k approximation over the Eckart-Young optimum. Ratios are printed, never asserted.
+
+Run: ``.venv/bin/python benchmarks/bench_dense.py [--k 100] [--repeats 3] [--threads 1]
+[--full-docs 600]``
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ def main(argv=None) -> float:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS threads (default: the library's own choice)")
+    parser.add_argument("--full-docs", type=int, default=600,
+                        help="documents in the slice where the exact SVD is timed (0: skip)")
     args = parser.parse_args(argv)
 
     from sklearn.decomposition import TruncatedSVD as SkTruncatedSVD
@@ -66,6 +75,22 @@ def main(argv=None) -> float:
     print(f"sklearn TruncatedSVD (randomized):        {t_theirs * 1e3:8.1f} ms, "
           f"max relative error of singular values {err_theirs:.1e}")
     print(f"ratio ours / scikit-learn: {ratio:.2f}")
+
+    if args.full_docs:
+        Xs = TfidfVectorizer().fit_transform(docs[:args.full_docs])
+        k = min(args.k, min(Xs.shape) - 1)
+        full = dense.TruncatedSVD(k, algorithm="full")
+        t_full = best_time(lambda: full.fit(Xs), args.repeats)
+        t_rand = best_time(lambda: dense.randomized_svd(Xs, k, n_iter=args.n_iter, seed=0),
+                           args.repeats)
+        U, s, Vt = dense.randomized_svd(Xs, k, n_iter=args.n_iter, seed=0)
+        optimum = np.sqrt(Xs.multiply(Xs).sum() - np.sum(full.singular_values_ ** 2))
+        excess = dense.low_rank_error(Xs, U, s, Vt) / optimum - 1
+        print(f"\nslice {Xs.shape[0]} x {Xs.shape[1]}, k = {k}: exact SVD (dense) "
+              f"{t_full * 1e3:8.1f} ms, randomized (sparse, n_iter = {args.n_iter}) "
+              f"{t_rand * 1e3:8.1f} ms")
+        print(f"ratio randomized / exact: {t_rand / t_full:.3f}; excess error of the randomized "
+              f"rank-{k} approximation: {excess:.2%}")
     return ratio
 
 

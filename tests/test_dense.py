@@ -315,3 +315,141 @@ def test_truncated_svd_works_in_a_sklearn_pipeline(lee_tfidf):
     ref = make_pipeline(SkTruncatedSVD(6, algorithm="arpack", tol=0.0), Normalizer()).fit(lee_tfidf)
     Zo, Zr = pipe.transform(lee_tfidf[:10]), ref.transform(lee_tfidf[:10])
     np.testing.assert_allclose(np.abs(Zo), np.abs(Zr), atol=1e-8)
+
+
+# ---------------------------------------------------------------- held-out choice of the rank
+
+
+def test_split_documents_partitions_and_repeats():
+    splits = dense.split_documents(50, n_splits=4, seed=3)
+    assert len(splits) == 4
+    for validation, test in splits:
+        assert len(validation) == 25 and len(test) == 25
+        assert np.array_equal(np.sort(np.concatenate([validation, test])), np.arange(50))
+        assert np.all(np.diff(validation) > 0) and np.all(np.diff(test) > 0)
+    again = dense.split_documents(50, n_splits=4, seed=3)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(splits, again))
+    assert not np.array_equal(splits[0][0], splits[1][0])
+    # split i is the i-th permutation of the generator
+    rng = np.random.default_rng(3)
+    order = rng.permutation(50)
+    order = rng.permutation(50)
+    assert np.array_equal(splits[1][0], np.sort(order[:25]))
+    validation, test = dense.split_documents(10, validation_share=0.3)[0]
+    assert len(validation) == 3 and len(test) == 7
+
+
+def test_split_documents_errors():
+    with pytest.raises(ValueError, match="n_docs must be >= 6"):
+        dense.split_documents(5)
+    with pytest.raises(TypeError, match="n_docs must be an integer"):
+        dense.split_documents(10.0)
+    with pytest.raises(ValueError, match="validation_share must be > 0"):
+        dense.split_documents(10, validation_share=0.0)
+    with pytest.raises(ValueError, match="validation_share must be < 1"):
+        dense.split_documents(10, validation_share=1.0)
+    with pytest.raises(ValueError, match="each part needs at least 3"):
+        dense.split_documents(10, validation_share=0.2)
+    with pytest.raises(ValueError, match="n_splits must be >= 1"):
+        dense.split_documents(10, n_splits=0)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        dense.split_documents(10, seed=-1)
+
+
+def _symmetric(rng, n, ties=False):
+    A = rng.random((n, n))
+    if ties:
+        A = np.round(A * 4) / 4          # few distinct values: many ties
+    return np.triu(A, 1) + np.triu(A, 1).T + np.eye(n)
+
+
+def test_select_rank_equals_a_loop_over_scipy():
+    rng = np.random.default_rng(0)
+    n = 16
+    human = _symmetric(rng, n, ties=True)
+    sims = {k: 0.1 * k * human + _symmetric(rng, n) for k in (1, 3, 8)}
+    baseline = _symmetric(rng, n, ties=True)
+    splits = dense.split_documents(n, n_splits=3, seed=1)
+    for measure, corr in (("pearson", pearsonr), ("spearman", spearmanr)):
+        results = dense.select_rank(sims, baseline, human, splits, measure=measure)
+        for (validation, test), result in zip(splits, results):
+            def score(S, docs):
+                iu = np.triu_indices(len(docs), 1)
+                sub = np.ix_(docs, docs)
+                return corr(S[sub][iu], human[sub][iu])[0]
+            want_val = {k: score(S, validation) for k, S in sims.items()}
+            assert result["validation"] == pytest.approx(want_val, abs=1e-12)
+            best = max(want_val, key=want_val.get)
+            assert result["k"] == best
+            assert result["test"] == pytest.approx(score(sims[best], test), abs=1e-12)
+            assert result["test_baseline"] == pytest.approx(score(baseline, test), abs=1e-12)
+
+
+def test_select_rank_breaks_ties_towards_the_smaller_rank():
+    rng = np.random.default_rng(2)
+    human = _symmetric(rng, 8)
+    same = human + 0.1 * _symmetric(rng, 8)
+    splits = dense.split_documents(8, seed=0)
+    result = dense.select_rank({50: same, 5: same, 20: same - human}, same, human, splits)[0]
+    assert result["k"] == 5
+
+
+def test_select_rank_errors():
+    rng = np.random.default_rng(3)
+    human = _symmetric(rng, 8)
+    sims = {2: _symmetric(rng, 8)}
+    splits = dense.split_documents(8, seed=0)
+    with pytest.raises(ValueError, match="measure must be one of"):
+        dense.select_rank(sims, human, human, splits, measure="kendall")
+    with pytest.raises(TypeError, match="similarities must be a non-empty dict"):
+        dense.select_rank({}, human, human, splits)
+    with pytest.raises(ValueError, match=r"similarities\[2\] has shape"):
+        dense.select_rank({2: np.eye(5)}, human, human, splits)
+    with pytest.raises(ValueError, match="baseline has shape"):
+        dense.select_rank(sims, np.eye(5), human, splits)
+    with pytest.raises(ValueError, match="human must be a square matrix"):
+        dense.select_rank(sims, human, human[:5], splits)
+    with pytest.raises(TypeError, match="splits must be a non-empty list"):
+        dense.select_rank(sims, human, human, [])
+    with pytest.raises(ValueError, match="in both the validation and the test part"):
+        dense.select_rank(sims, human, human, [([0, 1, 2], [2, 3, 4])])
+    with pytest.raises(ValueError, match="has 2 documents"):
+        dense.select_rank(sims, human, human, [([0, 1], [2, 3, 4])])
+    with pytest.raises(ValueError, match=r"distinct document indices in \[0, 8\)"):
+        dense.select_rank(sims, human, human, [([0, 1, 9], [2, 3, 4])])
+    with pytest.raises(TypeError, match="must be a .validation, test. pair"):
+        dense.select_rank(sims, human, human, [[0, 1, 2]])
+    with pytest.raises(ValueError, match="constant"):
+        dense.select_rank({2: np.ones((8, 8))}, human, human, splits)
+
+
+# ---------------------------------------------------------------- error of a low-rank approximation
+
+
+def test_low_rank_error_sparse_equals_dense_difference():
+    rng = np.random.default_rng(4)
+    X = sp.random(40, 30, density=0.2, random_state=5, format="csr")
+    U, s, Vt = rng.normal(size=(40, 4)), rng.random(4) + 0.5, rng.normal(size=(4, 30))
+    want = np.linalg.norm(X.toarray() - (U * s) @ Vt)   # U, Vt not orthonormal: the general case
+    assert dense.low_rank_error(X, U, s, Vt) == pytest.approx(want, rel=1e-10)
+    assert dense.low_rank_error(X.toarray(), U, s, Vt) == pytest.approx(want, rel=1e-12)
+
+
+def test_low_rank_error_of_the_svd_is_eckart_young():
+    X = sp.random(60, 200, density=0.05, random_state=6, format="csr")
+    U, s, Vt = np.linalg.svd(X.toarray(), full_matrices=False)
+    for k in (1, 10, 40):
+        assert dense.low_rank_error(X, U[:, :k], s[:k], Vt[:k]) == \
+            pytest.approx(np.sqrt(np.sum(s[k:] ** 2)), rel=1e-9)
+
+
+def test_low_rank_error_errors():
+    X = np.ones((4, 3))
+    with pytest.raises(ValueError, match="do not fit X"):
+        dense.low_rank_error(X, np.ones((4, 2)), np.ones(2), np.ones((2, 4)))
+    with pytest.raises(ValueError, match="do not fit X"):
+        dense.low_rank_error(X, np.ones((4, 2)), np.ones(3), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="s must be 1-D"):
+        dense.low_rank_error(X, np.ones((4, 2)), np.ones((2, 1)), np.ones((2, 3)))
+    with pytest.raises(TypeError, match="X must hold numbers"):
+        dense.low_rank_error([["a"]], np.ones((1, 1)), np.ones(1), np.ones((1, 1)))

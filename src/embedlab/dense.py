@@ -32,6 +32,18 @@ scikit-learn does, which is cheaper than a QR), takes an orthonormal basis :math
 term-document weight matrix such as TF-IDF: a document becomes the :math:`k` numbers
 :math:`x V_k`, and documents are compared by the cosine of those vectors.
 
+**Choosing the rank on held-out pairs.** A benchmark of human ratings of document pairs is
+split by documents (:func:`split_documents`): the pairs of two validation documents choose the
+rank :math:`k^\star = \arg\max_k \rho_{\text{val}}(k)` for a correlation :math:`\rho`
+(Pearson or Spearman), and the pairs of two test documents score :math:`k^\star` and the
+baseline once (:func:`select_rank`). Spearman's :math:`\rho` is Pearson's on average ranks,
+so tied scores share one rank.
+
+**Error of a low-rank approximation.** For any :math:`A = U \operatorname{diag}(s) V^\top`,
+:math:`\lVert X - A \rVert_F^2 = \lVert X \rVert_F^2 - 2 \sum_i s_i u_i^\top X v_i +
+\lVert A \rVert_F^2`, which :func:`low_rank_error` evaluates from products with a sparse
+:math:`X`; for the truncated SVD it equals :math:`\sum_{i > k} s_i^2`.
+
 **Distance concentration.** For points with independent coordinates, the ratio of the
 farthest to the nearest distance from a query tends to 1 as the dimension grows (Beyer et al.,
 1999), and the contrast fades more slowly for small :math:`p` in the :math:`L_p` distance
@@ -52,7 +64,8 @@ from ._checks import check_array, check_choice, check_float, check_int, check_se
 
 __all__ = [
     "svd_flip", "randomized_svd", "PCA", "TruncatedSVD", "cosine_matrix", "lsa_similarities",
-    "pair_correlations", "distance_ratios", "count_matrix_costs",
+    "pair_correlations", "split_documents", "select_rank", "low_rank_error", "distance_ratios",
+    "count_matrix_costs",
 ]
 
 
@@ -338,6 +351,151 @@ def pair_correlations(similarity, human) -> tuple[float, float]:
     from .text import similarity_correlation
 
     return similarity_correlation(similarity, human)
+
+
+def split_documents(n_docs: int, *, n_splits: int = 1, validation_share: float = 0.5,
+                    seed: int | None = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Random splits of ``n_docs`` documents into a validation part and a test part.
+
+    Returns ``n_splits`` pairs ``(validation, test)`` of sorted index arrays that together hold
+    every document once. A benchmark of document *pairs* is split by documents: the validation
+    pairs are the pairs of two validation documents, the test pairs those of two test
+    documents, so no document informs both the choice and the score. Split ``i`` is the
+    ``i``-th permutation drawn from ``numpy.random.default_rng(seed)``.
+    """
+    n_docs = check_int("n_docs", n_docs, minimum=6)
+    n_splits = check_int("n_splits", n_splits, minimum=1)
+    validation_share = check_float("validation_share", validation_share, minimum=0.0,
+                                   maximum=1.0, strict_min=True, strict_max=True)
+    n_val = int(round(validation_share * n_docs))
+    if n_val < 3 or n_docs - n_val < 3:
+        raise ValueError(f"validation_share={validation_share} leaves {n_val} validation and "
+                         f"{n_docs - n_val} test documents; each part needs at least 3")
+    rng = np.random.default_rng(check_seed("seed", seed))
+    splits = []
+    for _ in range(n_splits):
+        order = rng.permutation(n_docs)
+        splits.append((np.sort(order[:n_val]), np.sort(order[n_val:])))
+    return splits
+
+
+def _pair_values(M: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Upper-triangle entries of ``M`` restricted to the rows and columns ``docs``."""
+    sub = M[np.ix_(docs, docs)]
+    return sub[np.triu_indices(len(docs), 1)]
+
+
+def _rowwise_correlation(A: np.ndarray, b: np.ndarray, measure: str) -> np.ndarray:
+    """Pearson or Spearman correlation of every row of ``A`` with ``b`` (average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    if measure == "spearman":
+        A, b = rankdata(A, axis=1), rankdata(b)
+    A = A - A.mean(axis=1, keepdims=True)
+    b = b - b.mean()
+    denominator = np.sqrt(np.sum(A**2, axis=1) * np.sum(b**2))
+    if np.any(denominator == 0):
+        raise ValueError("a similarity or the human scores are constant on the pairs of a split; "
+                         "their correlation is undefined")
+    return (A @ b) / denominator
+
+
+def _check_split(i: int, split, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(split, Sequence) or len(split) != 2:
+        raise TypeError(f"splits[{i}] must be a (validation, test) pair of index arrays, "
+                        f"got {type(split).__name__}")
+    parts = []
+    for name, part in zip(("validation", "test"), split):
+        part = check_array(f"splits[{i}] {name}", part, ndim=1, dtype=int)
+        if len(part) < 3:
+            raise ValueError(f"splits[{i}] {name} has {len(part)} documents; a correlation over "
+                             "their pairs needs at least 3")
+        if part.min() < 0 or part.max() >= n or len(np.unique(part)) != len(part):
+            raise ValueError(f"splits[{i}] {name} must hold distinct document indices in "
+                             f"[0, {n})")
+        parts.append(part)
+    if np.intersect1d(*parts).size:
+        raise ValueError(f"splits[{i}]: a document is in both the validation and the test part")
+    return parts[0], parts[1]
+
+
+def select_rank(similarities, baseline, human, splits, *,
+                measure: str = "spearman") -> list[dict]:
+    """Choose the LSA rank on validation pairs, then score it and a baseline once on test pairs.
+
+    ``similarities`` maps each candidate rank ``k`` to an ``(n, n)`` similarity matrix (from
+    :func:`lsa_similarities`), ``baseline`` is the ``(n, n)`` similarity to beat (plain TF-IDF
+    cosine) and ``human`` the ``(n, n)`` human ratings. For each ``(validation, test)`` pair of
+    document indices in ``splits`` (from :func:`split_documents`), the chosen rank is the one
+    whose similarities correlate best (``measure``: ``"pearson"`` or ``"spearman"``) with the
+    human ratings over the pairs of validation documents; ties go to the smaller rank. Returns
+    one dict per split: ``k``, ``validation`` (rank -> correlation), ``test`` (the chosen rank's
+    correlation over the pairs of test documents) and ``test_baseline`` (the baseline's).
+    """
+    from collections.abc import Mapping
+
+    measure = check_choice("measure", measure, ("pearson", "spearman"))
+    if not isinstance(similarities, Mapping) or len(similarities) == 0:
+        raise TypeError("similarities must be a non-empty dict {rank: similarity matrix}, got "
+                        f"{type(similarities).__name__}")
+    human = check_array("human", human, ndim=2)
+    n = human.shape[0]
+    if human.shape != (n, n):
+        raise ValueError(f"human must be a square matrix, got shape {human.shape}")
+    ranks = sorted(check_int("each rank of similarities", k, minimum=1) for k in similarities)
+    stack = []
+    for k in ranks:
+        S = check_array(f"similarities[{k}]", similarities[k], ndim=2)
+        if S.shape != human.shape:
+            raise ValueError(f"similarities[{k}] has shape {S.shape}, human has {human.shape}")
+        stack.append(S)
+    stack = np.stack(stack)
+    baseline = check_array("baseline", baseline, ndim=2)
+    if baseline.shape != human.shape:
+        raise ValueError(f"baseline has shape {baseline.shape}, human has {human.shape}")
+    if isinstance(splits, (str, bytes)) or not isinstance(splits, Sequence) or len(splits) == 0:
+        raise TypeError(f"splits must be a non-empty list of (validation, test) pairs, got "
+                        f"{type(splits).__name__}")
+    results = []
+    for i, split in enumerate(splits):
+        validation, test = _check_split(i, split, n)
+        val_iu = np.triu_indices(len(validation), 1)
+        val_scores = _rowwise_correlation(
+            stack[:, validation][:, :, validation][:, val_iu[0], val_iu[1]],
+            _pair_values(human, validation), measure)
+        best = int(np.argmax(val_scores))  # the first maximum: the smaller rank wins a tie
+        human_test = _pair_values(human, test)
+        test_scores = _rowwise_correlation(
+            np.stack([_pair_values(stack[best], test), _pair_values(baseline, test)]),
+            human_test, measure)
+        results.append({"k": ranks[best],
+                        "validation": dict(zip(ranks, map(float, val_scores))),
+                        "test": float(test_scores[0]), "test_baseline": float(test_scores[1])})
+    return results
+
+
+def low_rank_error(X, U, s, Vt) -> float:
+    """Frobenius norm of ``X - U diag(s) Vt``, for dense or sparse ``X``.
+
+    For a sparse ``X`` the difference is never formed: with :math:`A = U \\Sigma V^\\top`,
+    :math:`\\lVert X - A\\rVert_F^2 = \\lVert X\\rVert_F^2 - 2 \\sum_i s_i u_i^\\top X v_i
+    + \\lVert A \\rVert_F^2`, which costs one product of ``X`` with ``V``. That subtraction
+    loses about ``1e-16 * ||X||_F^2`` of absolute accuracy on the squared error, so an error
+    far below ``1e-7 * ||X||_F`` reads as roughly that. For dense ``X`` the difference is formed.
+    """
+    X = _check_matrix("X", X)
+    U = check_array("U", U, ndim=2)
+    s = check_array("s", s, ndim=1)
+    Vt = check_array("Vt", Vt, ndim=2)
+    if U.shape != (X.shape[0], len(s)) or Vt.shape != (len(s), X.shape[1]):
+        raise ValueError(f"U {U.shape}, s ({len(s)},) and Vt {Vt.shape} do not fit X {X.shape}: "
+                         "U must be (n, k), s (k,) and Vt (k, d)")
+    if not sp.issparse(X):
+        return float(np.linalg.norm(X - (U * s) @ Vt))
+    cross = float(np.sum(s * np.einsum("ik,ik->k", U, np.asarray(X @ Vt.T))))
+    A_sq = float(np.sum(((U * s).T @ (U * s)) * (Vt @ Vt.T)))
+    X_sq = float(X.multiply(X).sum())
+    return math.sqrt(max(X_sq - 2 * cross + A_sq, 0.0))
 
 
 def distance_ratios(dims: Sequence[int], *, n_points: int = 1000, n_queries: int = 20,

@@ -39,23 +39,55 @@ that occur in every document instead of zeroing them.
 which ignores length: a document and the same document repeated twice have cosine 1. For rows
 that are already L2-normalised it is a plain dot product, so all pairwise similarities of a
 normalised matrix :math:`X` are :math:`X X^\top`, a sparse-times-sparse product.
+
+**N-grams.** With ``ngram_range=(lo, hi)`` a document also yields every run of :math:`n`
+consecutive tokens, :math:`lo \le n \le hi`, joined by a space ("prime minister"), after stop
+words are removed, as in scikit-learn.
+
+**Word-word co-occurrence.** For token lists (sentences or documents) and a window :math:`k`,
+the co-occurrence count of words :math:`w` and :math:`c` is the number of position pairs
+:math:`(i, j)` in the same list with :math:`0 < |i - j| \le k`, :math:`t_i = w` and
+:math:`t_j = c`. The matrix is symmetric; its diagonal counts a word near another occurrence of
+itself. Tokens outside the vocabulary are skipped but keep their positions, so the counts of two
+kept words do not depend on which other words are kept.
+
+**Positive pointwise mutual information** (Church and Hanks, 1990; SLP3 ch. 6). With
+:math:`C_{wc}` the counts and :math:`S = \sum_{w,c} C_{wc}`,
+
+.. math::
+
+    \mathrm{PMI}(w, c) = \ln \frac{P(w, c)}{P(w)\, P_\alpha(c)}, \qquad
+    P(w, c) = \frac{C_{wc}}{S}, \quad P(w) = \frac{\sum_c C_{wc}}{S}, \quad
+    P_\alpha(c) = \frac{(\sum_w C_{wc})^\alpha}{\sum_{c'} (\sum_w C_{wc'})^\alpha},
+
+and :math:`\mathrm{PPMI} = \max(\mathrm{PMI}, 0)`, with :math:`\mathrm{PPMI} = 0` where
+:math:`C_{wc} = 0`. :math:`\alpha = 1` is plain PPMI; :math:`\alpha = 0.75`, *context
+distribution smoothing* (Levy, Goldberg and Dagan, 2015), raises the probability of rare
+contexts and so lowers the PMI that a rare context can reach.
+
+**Uncertainty.** A correlation with human ratings measured on a few hundred pairs is noisy.
+:func:`pair_bootstrap` and :func:`document_bootstrap` recompute it on resamples drawn with
+replacement (Efron and Tibshirani, 1993): of the pairs when pairs are independent (word
+benchmarks), of the documents when pairs share documents (the Lee benchmark). Percentiles of the
+resampled values, or of the paired differences between two models, give bootstrap intervals.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import check_array, check_choice, check_int
+from ._checks import check_array, check_choice, check_float, check_int
 
 __all__ = [
     "TOKEN_PATTERN", "english_stop_words", "tokenize", "CountVectorizer", "TfidfVectorizer",
     "idf_weights", "tfidf_weight", "normalize_rows", "cosine_similarity", "nearest_documents",
-    "similarity_correlation",
+    "similarity_correlation", "ngrams", "cooccurrence", "ppmi", "word_pair_cosines",
+    "pair_bootstrap", "document_bootstrap",
 ]
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -122,29 +154,66 @@ def _check_docs(name: str, docs) -> list[str]:
     return docs
 
 
-def _analyzer(lowercase: bool, stop_words: frozenset[str] | None, pattern: re.Pattern):
+def _check_ngram_range(ngram_range) -> tuple[int, int]:
+    if isinstance(ngram_range, (str, bytes)) or not isinstance(ngram_range, Sequence) \
+            or len(ngram_range) != 2:
+        raise TypeError(f"ngram_range must be a pair (min_n, max_n) of integers, got "
+                        f"{ngram_range!r}")
+    lo = check_int("ngram_range[0]", ngram_range[0], minimum=1)
+    hi = check_int("ngram_range[1]", ngram_range[1], minimum=1)
+    if lo > hi:
+        raise ValueError(f"ngram_range must have min_n <= max_n, got {tuple(ngram_range)!r}")
+    return lo, hi
+
+
+def _ngrams(tokens: list[str], lo: int, hi: int) -> list[str]:
+    if hi == 1:
+        return tokens
+    out = list(tokens) if lo == 1 else []
+    n_tokens = len(tokens)
+    for n in range(max(lo, 2), min(hi, n_tokens) + 1):
+        out.extend(" ".join(tokens[i:i + n]) for i in range(n_tokens - n + 1))
+    return out
+
+
+def ngrams(tokens, ngram_range=(1, 2)) -> list[str]:
+    """All runs of ``n`` consecutive tokens for ``n`` in ``ngram_range`` (inclusive), joined by a
+    space: first the 1-grams (if asked), then the 2-grams, and so on, each in text order."""
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        raise TypeError(f"tokens must be a list of strings, got {type(tokens).__name__}")
+    bad = [t for t in tokens if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"tokens must hold strings, got {bad[0]!r}")
+    return _ngrams(list(tokens), *_check_ngram_range(ngram_range))
+
+
+def _analyzer(lowercase: bool, stop_words: frozenset[str] | None, pattern: re.Pattern,
+              ngram_range: tuple[int, int] = (1, 1)):
     findall = pattern.findall
-    if stop_words is None:
-        if lowercase:
-            return lambda doc: findall(doc.lower())
-        return findall
-    if lowercase:
-        return lambda doc: [t for t in findall(doc.lower()) if t not in stop_words]
-    return lambda doc: [t for t in findall(doc) if t not in stop_words]
+
+    def words(doc: str) -> list[str]:
+        tokens = findall(doc.lower() if lowercase else doc)
+        return tokens if stop_words is None else [t for t in tokens if t not in stop_words]
+
+    if ngram_range == (1, 1):
+        return words
+    lo, hi = ngram_range
+    return lambda doc: _ngrams(words(doc), lo, hi)
 
 
 def tokenize(doc: str, *, lowercase: bool = True, stop_words=None,
-             token_pattern: str = TOKEN_PATTERN) -> list[str]:
+             token_pattern: str = TOKEN_PATTERN, ngram_range=(1, 1)) -> list[str]:
     """The tokens of one document, in order.
 
     ``lowercase`` lower-cases the text first; ``stop_words`` is ``None``, ``"english"`` or a list
     of words to drop (compared after lower-casing, if any); ``token_pattern`` is the regular
-    expression of one token.
+    expression of one token; ``ngram_range=(lo, hi)`` adds the n-grams of the remaining tokens
+    (see :func:`ngrams`).
     """
     if not isinstance(doc, str):
         raise TypeError(f"doc must be a string, got {type(doc).__name__}")
     analyze = _analyzer(_check_bool("lowercase", lowercase), _resolve_stop_words(stop_words),
-                        _compile(token_pattern))
+                        _compile(token_pattern), _check_ngram_range(ngram_range))
     return analyze(doc)
 
 
@@ -157,17 +226,18 @@ class CountVectorizer:
     """
 
     def __init__(self, *, lowercase: bool = True, stop_words=None,
-                 token_pattern: str = TOKEN_PATTERN):
+                 token_pattern: str = TOKEN_PATTERN, ngram_range=(1, 1)):
         self.lowercase = _check_bool("lowercase", lowercase)
         self.stop_words = stop_words
         self._stop = _resolve_stop_words(stop_words)
         self.token_pattern = token_pattern
         self._pattern = _compile(token_pattern)
+        self.ngram_range = _check_ngram_range(ngram_range)
         self.vocabulary_: dict[str, int] | None = None
 
     def build_analyzer(self):
         """The function ``str -> list of tokens`` that this vectorizer applies to a document."""
-        return _analyzer(self.lowercase, self._stop, self._pattern)
+        return _analyzer(self.lowercase, self._stop, self._pattern, self.ngram_range)
 
     def _count(self, docs: list[str], fit: bool) -> sp.csr_array:
         analyze = self.build_analyzer()
@@ -306,9 +376,10 @@ class TfidfVectorizer(CountVectorizer):
     (learned at fit time, in ``idf_``) and :func:`tfidf_weight`."""
 
     def __init__(self, *, lowercase: bool = True, stop_words=None,
-                 token_pattern: str = TOKEN_PATTERN, smooth_idf: bool = True,
+                 token_pattern: str = TOKEN_PATTERN, ngram_range=(1, 1), smooth_idf: bool = True,
                  sublinear_tf: bool = False, norm: str | None = "l2"):
-        super().__init__(lowercase=lowercase, stop_words=stop_words, token_pattern=token_pattern)
+        super().__init__(lowercase=lowercase, stop_words=stop_words, token_pattern=token_pattern,
+                         ngram_range=ngram_range)
         self.smooth_idf = _check_bool("smooth_idf", smooth_idf)
         self.sublinear_tf = _check_bool("sublinear_tf", sublinear_tf)
         if norm is not None:
@@ -388,3 +459,238 @@ def similarity_correlation(model_sims, human_sims) -> tuple[float, float]:
         raise ValueError("one of the similarity matrices is constant over the pairs: the "
                          "correlation is undefined")
     return float(pearsonr(x, y)[0]), float(spearmanr(x, y)[0])
+
+
+# --------------------------------------------------------------------------- word-word counts
+
+def _check_token_lists(token_lists) -> list[Sequence[str]]:
+    if isinstance(token_lists, (str, bytes)) or not isinstance(token_lists, Iterable):
+        raise TypeError(f"token_lists must be a list of token lists, got "
+                        f"{type(token_lists).__name__}")
+    out = []
+    for i, tokens in enumerate(token_lists):
+        if isinstance(tokens, (str, bytes)):
+            raise TypeError(f"token_lists[{i}] is a string, but token_lists must hold lists of "
+                            "tokens; wrap a single token list in a list: [tokens]")
+        if not isinstance(tokens, Sequence):
+            raise TypeError(f"token_lists[{i}] must be a list of strings, got "
+                            f"{type(tokens).__name__}")
+        for tok in tokens:
+            if not isinstance(tok, str):
+                raise TypeError(f"token_lists[{i}] must hold strings, got {tok!r}")
+        out.append(tokens)
+    return out
+
+
+def cooccurrence(token_lists, *, window: int = 2, vocabulary=None,
+                 min_count: int = 1) -> tuple[sp.csr_matrix, list[str]]:
+    """Symmetric word-word co-occurrence counts within ``window`` tokens (module docstring).
+
+    ``token_lists`` is a list of token lists (sentences or documents); a window never crosses
+    from one list into the next. Returns ``(C, vocab)``: ``C`` a ``(V, V)`` integer
+    ``csr_matrix``, and ``vocab`` the words of its rows and columns. Given ``vocabulary``, those
+    are exactly its words in its order (``min_count`` is then not used); otherwise the words seen
+    at least ``min_count`` times, most frequent first, ties in alphabetical order.
+    """
+    token_lists = _check_token_lists(token_lists)
+    window = check_int("window", window, minimum=1)
+    min_count = check_int("min_count", min_count, minimum=1)
+    if vocabulary is None:
+        counts = Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        vocab = sorted((w for w, c in counts.items() if c >= min_count),
+                       key=lambda w: (-counts[w], w))
+        if not vocab:
+            raise ValueError(f"no word occurs at least min_count={min_count} times: the "
+                             "vocabulary is empty")
+    else:
+        if isinstance(vocabulary, (str, bytes)) or not isinstance(vocabulary, Iterable):
+            raise TypeError(f"vocabulary must be a list of words, got "
+                            f"{type(vocabulary).__name__}")
+        vocab = list(vocabulary)
+        bad = [w for w in vocab if not isinstance(w, str)]
+        if bad:
+            raise TypeError(f"vocabulary must hold strings, got {bad[0]!r}")
+        if not vocab:
+            raise ValueError("vocabulary is empty: give at least one word")
+        if len(set(vocab)) != len(vocab):
+            twice = next(w for w, c in Counter(vocab).items() if c > 1)
+            raise ValueError(f"vocabulary must not repeat words, {twice!r} appears twice")
+    index = {w: i for i, w in enumerate(vocab)}
+    V = len(vocab)
+    # One stream of word ids (-1: not in the vocabulary) and the list each position belongs to.
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    n = int(lengths.sum())
+    ids = np.fromiter((index.get(t, -1) for tokens in token_lists for t in tokens),
+                      dtype=np.int64, count=n)
+    which = np.repeat(np.arange(len(token_lists)), lengths)
+    upper = sp.csr_matrix((V, V), dtype=np.int64)
+    for d in range(1, min(window, max(n - 1, 0)) + 1):
+        a, b = ids[:-d], ids[d:]
+        keep = (a >= 0) & (b >= 0) & (which[:-d] == which[d:])
+        pairs = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.int64), (a[keep], b[keep])),
+                              shape=(V, V))
+        upper = upper + pairs  # csr construction from coordinates adds duplicates
+    C = (upper + upper.T).tocsr()
+    C.sort_indices()
+    return C, vocab
+
+
+def ppmi(C, *, alpha: float = 0.75) -> sp.csr_matrix:
+    """Positive pointwise mutual information of a count matrix (rows: words, columns: contexts).
+
+    ``alpha`` is the exponent of context-distribution smoothing (Levy, Goldberg and Dagan,
+    2015); ``alpha=1`` gives plain PPMI. Natural logarithm. Entries with a zero count stay zero,
+    so the result is as sparse as ``C`` or sparser. Returns a float ``csr_matrix``.
+    """
+    alpha = check_float("alpha", alpha, minimum=0.0, strict_min=True)
+    if sp.issparse(C):
+        if C.ndim != 2:
+            raise ValueError(f"C must be 2-D, got {C.ndim}-D")
+        C = sp.csr_matrix(C, dtype=np.float64, copy=True)
+        if C.data.size and not np.all(np.isfinite(C.data)):
+            raise ValueError("C contains NaN or infinite values")
+    else:
+        C = sp.csr_matrix(check_array("C", C, ndim=2))
+    if C.data.size and C.data.min() < 0:
+        raise ValueError("C must hold non-negative counts")
+    C.eliminate_zeros()
+    total = C.data.sum()
+    if total == 0:
+        raise ValueError("C is all zeros: PMI needs at least one co-occurrence")
+    row_sums = np.asarray(C.sum(axis=1)).ravel()
+    col_sums = np.asarray(C.sum(axis=0)).ravel()
+    p_word = row_sums / total
+    smoothed = col_sums ** alpha
+    p_context = smoothed / smoothed.sum()
+    rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+    pmi = np.log(C.data / total) - np.log(p_word[rows]) - np.log(p_context[C.indices])
+    C.data = np.maximum(pmi, 0.0)
+    C.eliminate_zeros()
+    return C
+
+
+def word_pair_cosines(X, vocab, pairs) -> np.ndarray:
+    """Cosine similarity of the rows of ``X`` for each ``(word, word, ...)`` item of ``pairs``.
+
+    ``vocab`` names the rows of ``X`` (dense or sparse). Words are looked up as given, then in
+    lower case. A pair with a word outside ``vocab`` gets NaN, so that the caller decides how to
+    count it; a row of zeros has cosine 0 with everything.
+    """
+    X = _as_matrix("X", X)
+    if isinstance(vocab, (str, bytes)) or not isinstance(vocab, Iterable):
+        raise TypeError(f"vocab must be a list of words, got {type(vocab).__name__}")
+    vocab = list(vocab)
+    if len(vocab) != X.shape[0]:
+        raise ValueError(f"vocab has {len(vocab)} words for {X.shape[0]} rows of X")
+    index = {w: i for i, w in enumerate(vocab)}
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+        raise TypeError(f"pairs must be a list of (word, word, ...) tuples, got "
+                        f"{type(pairs).__name__}")
+    a_idx, b_idx = [], []
+    for i, item in enumerate(pairs):
+        if not isinstance(item, Sequence) or len(item) < 2 or not isinstance(item[0], str) \
+                or not isinstance(item[1], str):
+            raise TypeError(f"pairs[{i}] must start with two words, got {item!r}")
+        a_idx.append(index.get(item[0], index.get(item[0].lower(), -1)))
+        b_idx.append(index.get(item[1], index.get(item[1].lower(), -1)))
+    a_idx, b_idx = np.array(a_idx, dtype=np.int64), np.array(b_idx, dtype=np.int64)
+    out = np.full(len(a_idx), np.nan)
+    known = (a_idx >= 0) & (b_idx >= 0)
+    if known.any():
+        # Normalise only the rows that the pairs use.
+        rows, where = np.unique(np.concatenate([a_idx[known], b_idx[known]]), return_inverse=True)
+        Xn = normalize_rows(X[rows], "l2")
+        n_known = int(known.sum())
+        A, B = Xn[where[:n_known]], Xn[where[n_known:]]
+        dots = A.multiply(B).sum(axis=1) if sp.issparse(A) else (A * B).sum(axis=1)
+        out[known] = np.asarray(dots).ravel()
+    return out
+
+
+# --------------------------------------------------------------------------- uncertainty
+
+def _row_correlations(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
+    """Correlation along the last axis of x with y (y broadcasts against x, and is ranked once
+    for all the models that share it). Spearman is Pearson's correlation of average ranks."""
+    if method == "spearman":
+        from scipy.stats import rankdata
+
+        x, y = rankdata(x, axis=-1), rankdata(y, axis=-1)
+    y = np.broadcast_to(y, x.shape)
+    xc = x - x.mean(axis=-1, keepdims=True)
+    yc = y - y.mean(axis=-1, keepdims=True)
+    denom = np.sqrt((xc * xc).sum(axis=-1) * (yc * yc).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (xc * yc).sum(axis=-1) / denom, np.nan)
+
+
+def pair_bootstrap(model_scores, gold, *, method: str = "spearman", n_boot: int = 1000,
+                   seed: int = 0) -> np.ndarray:
+    """Correlations of model scores with gold scores on ``n_boot`` resamples of the pairs.
+
+    ``model_scores`` is 1-D (one model) or 2-D (one row per model, one column per pair); every
+    model is scored on the same resamples, so differences between rows are paired. Each
+    resample draws as many pairs as there are, with replacement (row ``b`` of
+    ``rng.integers(0, n_pairs, size=(n_boot, n_pairs))``). Returns an ``(n_models, n_boot)``
+    array (NaN where a resample is constant). Percentiles of a row, or of the
+    difference of two rows, give a bootstrap interval (Efron and Tibshirani, 1993).
+    """
+    scores = check_array("model_scores", model_scores, ndim=(1, 2))
+    scores = scores[None, :] if scores.ndim == 1 else scores
+    gold = check_array("gold", gold, ndim=1)
+    if scores.shape[1] != gold.shape[0]:
+        raise ValueError(f"model_scores has {scores.shape[1]} pairs and gold has "
+                         f"{gold.shape[0]}: they must match")
+    if gold.shape[0] < 3:
+        raise ValueError("need at least 3 pairs to resample a correlation")
+    check_choice("method", method, ("pearson", "spearman"))
+    n_boot = check_int("n_boot", n_boot, minimum=1)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    n = gold.shape[0]
+    takes = rng.integers(0, n, size=(n_boot, n))   # row b: the pairs of resample b
+    out = np.empty((scores.shape[0], n_boot))
+    chunk = max(1, 2_000_000 // (scores.shape[0] * n))  # resamples scored in one NumPy call
+    for start in range(0, n_boot, chunk):
+        take = takes[start:start + chunk]
+        x = scores[:, take]                           # (models, resamples, pairs)
+        out[:, start:start + chunk] = _row_correlations(x, gold[take], method)
+    return out
+
+
+def document_bootstrap(model_sims, human_sims, *, method: str = "pearson", n_boot: int = 1000,
+                       seed: int = 0) -> np.ndarray:
+    """Pair correlations (as :func:`similarity_correlation`) on ``n_boot`` resamples of documents.
+
+    Pairs that share a document are not independent, so the resampled unit is the document:
+    each resample draws ``n`` documents with replacement and scores all pairs of two different
+    draws. ``model_sims`` is one square matrix or a list of them (paired across models).
+    Returns an ``(n_models, n_boot)`` array.
+    """
+    mats = [model_sims] if not isinstance(model_sims, (list, tuple)) else list(model_sims)
+    if not mats:
+        raise ValueError("model_sims is an empty list")
+    human = check_array("human_sims", human_sims, ndim=2)
+    n = human.shape[0]
+    if human.shape != (n, n) or n < 3:
+        raise ValueError(f"human_sims must be square with at least 3 documents, got "
+                         f"{human.shape}")
+    mats = [check_array(f"model_sims[{i}]", m, ndim=2) for i, m in enumerate(mats)]
+    for i, m in enumerate(mats):
+        if m.shape != human.shape:
+            raise ValueError(f"model_sims[{i}] has shape {m.shape}, human_sims {human.shape}: "
+                             "they must match")
+    check_choice("method", method, ("pearson", "spearman"))
+    n_boot = check_int("n_boot", n_boot, minimum=1)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    iu, ju = np.triu_indices(n, k=1)
+    stack = np.stack(mats)
+    out = np.empty((len(mats), n_boot))
+    for b in range(n_boot):
+        draw = rng.integers(0, n, size=n)
+        r, c = draw[iu], draw[ju]
+        keep = r != c
+        r, c = r[keep], c[keep]
+        out[:, b] = _row_correlations(stack[:, r, c], human[r, c], method)
+    return out
