@@ -11,9 +11,11 @@ from gensim.models import Word2Vec as GensimWord2Vec
 
 from embedlab import data
 from embedlab.word2vec import (AnalogyScore, PairScore, Word2Vec, WordVectors, _scatter_add,
-                               build_vocab, chunk_tokens, evaluate_analogies,
-                               evaluate_word_pairs, keep_probabilities, make_topic_corpus,
-                               sgns_loss_and_grads, unigram_table)
+                               answer_analogies, build_vocab, char_ngrams, chunk_tokens,
+                               evaluate_analogies, evaluate_word_pairs, keep_probabilities,
+                               make_role_corpus, make_topic_corpus, ngram_bucket,
+                               sgns_loss_and_grads, sgns_step,
+                               softmax_loss_and_grads, subword_vector, unigram_table)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,107 @@ def test_loss_and_gradients_match_torch():
     assert loss == pytest.approx(ref.item(), rel=1e-10)
     np.testing.assert_allclose(grad_h, th.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(grad_out, to.grad.numpy(), rtol=1e-10)
+
+
+def test_softmax_loss_and_gradients_match_torch_and_finite_differences():
+    rng = np.random.default_rng(11)
+    h, w_out = rng.normal(size=(5, 3)), rng.normal(size=(9, 3))
+    targets = np.array([0, 8, 8, 3, 0])  # repeated targets
+    loss, grad_h, grad_w = softmax_loss_and_grads(h, w_out, targets)
+    th = torch.tensor(h, requires_grad=True)
+    tw = torch.tensor(w_out, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(th @ tw.T, torch.tensor(targets), reduction="sum")
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(grad_h, th.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grad_w, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+    # huge scores do not overflow
+    big, _, _ = softmax_loss_and_grads(1e3 * h, w_out, targets)
+    assert np.isfinite(big)
+
+
+def _numeric_grad(f, M, eps=1e-6):
+    out = np.zeros_like(M)
+    for idx in np.ndindex(M.shape):
+        old = M[idx]
+        M[idx] = old + eps
+        up = f()
+        M[idx] = old - eps
+        down = f()
+        M[idx] = old
+        out[idx] = (up - down) / (2 * eps)
+    return out
+
+
+# pairs with repeated centers and contexts, a center equal to its context, and negatives equal
+# to the positive (skipped), to the center, or repeated
+_CENTERS = np.array([0, 0, 2, 3, 5, 0])
+_CONTEXTS = np.array([1, 1, 0, 3, 4, 6])
+_NEGATIVES = np.array([[1, 4, 4], [5, 6, 2], [0, 2, 2], [3, 3, 1], [5, 0, 4], [0, 0, 0]])
+
+
+def test_sgns_step_is_minus_lr_times_the_gradient_of_its_loss():
+    rng = np.random.default_rng(12)
+    w_in, w_out = rng.normal(size=(7, 4)), rng.normal(size=(7, 4))
+    a, b = w_in.copy(), w_out.copy()
+    lr = 0.05
+    loss = sgns_step(a, b, _CENTERS, _CONTEXTS, _NEGATIVES, lr)
+
+    def batch_loss():  # the loss of the batch, by the formula, skipping negatives == positive
+        total = 0.0
+        for c, o, negs in zip(_CENTERS, _CONTEXTS, _NEGATIVES):
+            total += np.logaddexp(0.0, -(w_out[o] @ w_in[c]))
+            total += sum(np.logaddexp(0.0, w_out[n] @ w_in[c]) for n in negs if n != o)
+        return total
+
+    assert loss == pytest.approx(batch_loss(), rel=1e-12)
+    np.testing.assert_allclose((w_in - a) / lr, _numeric_grad(batch_loss, w_in), atol=1e-7)
+    np.testing.assert_allclose((w_out - b) / lr, _numeric_grad(batch_loss, w_out), atol=1e-7)
+
+
+def test_sgns_step_agrees_with_the_batch_loss_function_and_keeps_float32():
+    rng = np.random.default_rng(13)
+    w_in = rng.normal(size=(6, 3)).astype(np.float32)
+    w_out = rng.normal(size=(6, 3)).astype(np.float32)
+    centers, contexts = np.array([1, 2, 1]), np.array([0, 5, 4])
+    negatives = np.array([[3, 2], [1, 1], [0, 5]])  # none equal to its positive
+    out = w_out[np.concatenate([contexts[:, None], negatives], axis=1)]
+    labels = np.zeros((3, 3))
+    labels[:, 0] = 1
+    ref_loss, ref_gh, ref_gout = sgns_loss_and_grads(w_in[centers], out, labels)
+    a, b = w_in.copy(), w_out.copy()
+    loss = sgns_step(a, b, centers, contexts, negatives, 0.1)
+    assert a.dtype == np.float32 and b.dtype == np.float32
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    expected_in = w_in.astype(np.float64)
+    np.add.at(expected_in, centers, -0.1 * ref_gh)
+    np.testing.assert_allclose(a, expected_in, rtol=1e-5, atol=1e-6)
+    expected_out = w_out.astype(np.float64)
+    np.add.at(expected_out, np.concatenate([contexts[:, None], negatives], axis=1).ravel(),
+              -0.1 * ref_gout.reshape(-1, 3))
+    np.testing.assert_allclose(b, expected_out, rtol=1e-5, atol=1e-6)
+
+
+def test_sgns_step_on_an_empty_batch_changes_nothing():
+    w_in, w_out = np.ones((3, 2)), np.ones((3, 2))
+    empty = np.zeros(0, dtype=int)
+    assert sgns_step(w_in, w_out, empty, empty, np.zeros((0, 2), dtype=int), 0.1) == 0.0
+    assert np.all(w_in == 1) and np.all(w_out == 1)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((np.ones((3, 2)).tolist(), np.ones((3, 2)), [0], [1], [[2]], 0.1), TypeError, "w_in"),
+    ((np.ones((3, 2)), np.ones((4, 2)), [0], [1], [[2]], 0.1), ValueError, "same shape"),
+    ((np.ones((3, 2)), np.ones((3, 2)), [0], [3], [[2]], 0.1), ValueError, "contexts"),
+    ((np.ones((3, 2)), np.ones((3, 2)), [0, 1], [1], [[2]], 0.1), ValueError, "one row per"),
+    ((np.ones((3, 2)), np.ones((3, 2)), [0], [1], [2], 0.1), ValueError, "negatives must be 2-D"),
+    ((np.ones((3, 2)), np.ones((3, 2)), [0.5], [1], [[2]], 0.1), TypeError, "centers"),
+    ((np.ones((3, 2)), np.ones((3, 2)), [0], [1], [[2]], 0.0), ValueError, "lr"),
+    ((np.full((3, 2), np.nan), np.ones((3, 2)), [0], [1], [[2]], 0.1), ValueError, "NaN"),
+])
+def test_sgns_step_rejects_bad_arguments(args, error, match):
+    with pytest.raises(error, match=match):
+        sgns_step(*args)
 
 
 @pytest.mark.parametrize("n_rows", [4, 1000])  # dense path and sparse-rows path
@@ -159,6 +262,37 @@ def test_shared_word_sits_between_its_two_topics():
     assert min(mean_sim[0], mean_sim[1]) > max(mean_sim[2], mean_sim[3])
 
 
+def test_divergence_is_reported_with_advice():
+    sentences, _ = make_topic_corpus(n_topics=2, words_per_topic=2, n_sentences=200, seed=0)
+    with pytest.raises(FloatingPointError, match="diverged.*lower alpha"):
+        Word2Vec(8, window=5, min_count=1, epochs=3, sample=0.0, alpha=50.0, batch_size=512,
+                 progress=False).fit(sentences)
+
+
+def test_role_corpus_plants_role_and_topic_and_the_window_picks_one():
+    sentences, roles = make_role_corpus(n_topics=3, words_per_topic=3, n_sentences=500,
+                                        clauses=3, seed=1)
+    assert len(sentences) == 500 and all(len(s) == 18 for s in sentences)
+    for s in sentences:
+        assert len({roles[w][1] for w in s if w in roles}) == 1  # one topic per sentence
+        assert s[0::6] == ["the"] * 3 and s[2::6] == ["of"] * 3
+        assert all(roles[w][0] == "noun" for w in s[1::6])
+        assert all(roles[w][0] == "verb" for w in s[4::6])
+    assert len(roles) == 18
+    shares = {}
+    for window in (1, 8):
+        wv = Word2Vec(16, window=window, min_count=1, epochs=5, sample=0.0, alpha=0.025,
+                      batch_size=16, progress=False, seed=0).fit(sentences).wv
+        nouns = [w for w, (role, _) in roles.items() if role == "noun"]
+        same_topic = []
+        for w in nouns:
+            near = [x for x, _ in wv.most_similar(w, topn=len(wv)) if x in roles][:4]
+            same_topic.append(np.mean([roles[x][1] == roles[w][1] for x in near]))
+        shares[window] = np.mean(same_topic)
+    # window 1 sees only "the" and "of" around a noun: its topic is invisible (chance is 2/8)
+    assert shares[1] < 0.5 and shares[8] > 0.9, shares
+
+
 # --------------------------------------------------------------------------- word vectors
 
 @pytest.fixture(scope="module")
@@ -186,6 +320,82 @@ def test_most_similar_and_similarity_match_gensim(random_vectors):
                                                                          ["love"], topn=3)
     assert [w for w, _ in wv.most_similar("love", topn=5, restrict_vocab=30)] == \
         [w for w, _ in kv.most_similar("love", topn=5, restrict_vocab=30)]
+
+
+def test_answer_analogies_match_gensim_and_brute_force(random_vectors):
+    wv = random_vectors
+    kv = wv.to_gensim()
+    rng = np.random.default_rng(14)
+    questions = [tuple(rng.choice(wv.index_to_key, size=3, replace=False)) for _ in range(40)]
+    questions += [("love", "love", "tiger"), ("cat", "tiger", "cat", "unused")]  # repeats
+    with_exclusion = answer_analogies(wv, questions)
+    assert with_exclusion == [kv.most_similar(positive=[b, c], negative=[a], topn=1)[0][0]
+                              for a, b, c, *_ in questions]
+    without = answer_analogies(wv, questions, exclude_query=False)
+    for (a, b, c, *_), got in zip(questions, without):
+        unit = wv.vectors / np.linalg.norm(wv.vectors, axis=1, keepdims=True)
+        query = unit[wv.key_to_index[b]] - unit[wv.key_to_index[a]] + unit[wv.key_to_index[c]]
+        assert got == wv.index_to_key[int(np.argmax(unit @ query))]
+    assert any(got in q[:3] for got, q in zip(without, questions))  # the case the flag shows
+    assert not any(got in q[:3] for got, q in zip(with_exclusion, questions))
+    assert answer_analogies(wv, []) == []
+
+
+def test_answer_analogies_rejects_bad_questions(random_vectors):
+    with pytest.raises(KeyError, match="out of vocabulary"):
+        answer_analogies(random_vectors, [("love", "qwertyuiop", "cat")])
+    with pytest.raises(TypeError, match="3 or 4 words"):
+        answer_analogies(random_vectors, [("love", "cat")])
+    with pytest.raises(TypeError, match="exclude_query"):
+        answer_analogies(random_vectors, [("love", "cat", "tiger")], exclude_query="no")
+    with pytest.raises(TypeError, match="WordVectors"):
+        answer_analogies(random_vectors.to_gensim(), [("love", "cat", "tiger")])
+
+
+# --------------------------------------------------------------------------- subword vectors
+
+_NGRAM_WORDS = ["where", "a", "", "vallei", "valley", "naïve", "日本語", "x" * 12, "über-cool"]
+
+
+@pytest.mark.parametrize("min_n, max_n", [(3, 6), (1, 3), (2, 5), (4, 4)])
+def test_char_ngrams_and_buckets_match_gensim(min_n, max_n):
+    from gensim.models.fasttext import ft_ngram_hashes
+    from gensim.models.fasttext_inner import compute_ngrams_bytes
+
+    for word in _NGRAM_WORDS:
+        grams = char_ngrams(word, min_n, max_n)
+        assert [g.encode("utf-8") for g in grams] == compute_ngrams_bytes(word, min_n, max_n)
+        assert [ngram_bucket(g, 2_000) for g in grams] == ft_ngram_hashes(word, min_n, max_n, 2_000)
+    assert char_ngrams("where", 3, 3) == ["<wh", "whe", "her", "ere", "re>"]
+
+
+def test_subword_vector_matches_gensim_fasttext_for_unseen_words():
+    from gensim.models import FastText
+
+    sentences, _ = make_topic_corpus(n_sentences=120, seed=3)
+    ft = FastText(sentences, vector_size=6, min_count=1, bucket=300, min_n=2, max_n=4,
+                  epochs=1, workers=1, seed=0)
+    for word in ["t0w1x", "t3w", "naïve", "zz", "q"]:
+        assert word not in ft.wv.key_to_index
+        np.testing.assert_allclose(subword_vector(word, ft.wv.vectors_ngrams, min_n=2, max_n=4),
+                                   ft.wv[word], rtol=1e-5, atol=1e-7)
+    # a word with no n-gram of the requested lengths gets the zero vector, as in fastText
+    assert not np.any(subword_vector("", ft.wv.vectors_ngrams, min_n=3, max_n=4))
+
+
+def test_subword_helpers_reject_bad_arguments():
+    with pytest.raises(TypeError, match="word"):
+        char_ngrams(3)
+    with pytest.raises(ValueError, match="max_n"):
+        char_ngrams("abc", 4, 3)
+    with pytest.raises(ValueError, match="min_n"):
+        char_ngrams("abc", 0, 3)
+    with pytest.raises(ValueError, match="bucket"):
+        ngram_bucket("abc", 0)
+    with pytest.raises(TypeError, match="ngram"):
+        ngram_bucket(b"abc", 10)
+    with pytest.raises(ValueError, match="ngram_vectors must be 2-D"):
+        subword_vector("abc", np.ones(4))
 
 
 def test_from_gensim_round_trip(random_vectors):
@@ -331,8 +541,18 @@ def test_helpers_reject_bad_arguments():
         sgns_loss_and_grads(np.ones((2, 3)), np.ones((2, 4, 2)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="labels must have shape"):
         sgns_loss_and_grads(np.ones((2, 3)), np.ones((2, 4, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="targets must be rows"):
+        softmax_loss_and_grads(np.ones((2, 3)), np.ones((4, 3)), [0, 4])
+    with pytest.raises(ValueError, match="columns"):
+        softmax_loss_and_grads(np.ones((2, 3)), np.ones((4, 2)), [0, 1])
+    with pytest.raises(ValueError, match="one word per row"):
+        softmax_loss_and_grads(np.ones((2, 3)), np.ones((4, 3)), [0])
     with pytest.raises(ValueError, match="n_topics"):
         make_topic_corpus(n_topics=1)
+    with pytest.raises(ValueError, match="clauses"):
+        make_role_corpus(clauses=0)
+    with pytest.raises(ValueError, match="words_per_topic"):
+        make_role_corpus(words_per_topic=1)
     with pytest.raises(TypeError, match="shared_word"):
         make_topic_corpus(shared_word=3)
     with pytest.raises(ValueError, match="clashes"):

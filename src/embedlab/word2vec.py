@@ -1,18 +1,38 @@
-r"""Word2Vec: skip-gram and CBOW with negative sampling, in vectorised NumPy.
+r"""Word2Vec: skip-gram and CBOW with negative sampling, in vectorised NumPy; subword vectors.
 
 Word2Vec (Mikolov et al., 2013a; 2013b) learns two vectors per vocabulary word: an *input*
 vector :math:`v_w` (the row of the embedding we keep) and an *output* vector :math:`u_w`. It
-turns co-occurrence into a prediction task: from a hidden vector :math:`h` built from the
-input side, tell the word that really occurs (label 1) from :math:`k` words drawn at random
-(label 0).
+turns co-occurrence into a prediction task.
 
 * **Skip-gram**: one example per (center, context) pair inside the window, with
-  :math:`h = v_{\text{center}}` and the context word as the positive target.
+  :math:`h = v_{\text{center}}` and the context word as the target.
 * **CBOW** (continuous bag of words): one example per center word, with :math:`h` the mean of
-  the input vectors of its context words and the center word as the positive target.
+  the input vectors of its context words and the center word as the target.
 
-Negative-sampling loss of one example with positive target :math:`o` and negatives
-:math:`n_1, \dots, n_k` (Mikolov et al., 2013b), with :math:`\sigma(x) = 1 / (1 + e^{-x})`:
+**The softmax objective.** The model's probability that word :math:`o` is the target given
+:math:`h` is a softmax over the :math:`V` words of the vocabulary,
+
+.. math::
+
+    p(o \mid h) = \frac{\exp(u_o^\top h)}{\sum_{w=1}^{V} \exp(u_w^\top h)}, \qquad
+    \ell_{\text{softmax}} = -u_o^\top h + \log \sum_{w} \exp(u_w^\top h),
+
+with gradients
+
+.. math::
+
+    \frac{\partial \ell_{\text{softmax}}}{\partial h} = -u_o + \sum_w p(w \mid h)\, u_w,
+    \qquad
+    \frac{\partial \ell_{\text{softmax}}}{\partial u_w} = \bigl(p(w \mid h) - [w = o]\bigr)\, h .
+
+Every example touches all :math:`V` output vectors: :math:`O(V d)` work per example
+(:func:`softmax_loss_and_grads`).
+
+**Negative sampling** (Mikolov et al., 2013b), a simplification of noise-contrastive
+estimation (Gutmann and Hyvärinen, 2010), replaces the softmax by :math:`k + 1` binary
+decisions: tell the true target :math:`o` (label 1) from :math:`k` words
+:math:`n_1, \dots, n_k` drawn from a noise distribution (label 0). With
+:math:`\sigma(x) = 1 / (1 + e^{-x})`:
 
 .. math::
 
@@ -24,29 +44,50 @@ the gradients are
 .. math::
 
     \frac{\partial \ell}{\partial u_t} = (\sigma(s_t) - y_t)\, h, \qquad
-    \frac{\partial \ell}{\partial h} = \sum_t (\sigma(s_t) - y_t)\, u_t .
+    \frac{\partial \ell}{\partial h} = \sum_t (\sigma(s_t) - y_t)\, u_t ,
+
+which touch :math:`k + 1` output vectors: :math:`O(k d)` work per example. An SGD step with
+learning rate :math:`\eta` subtracts :math:`\eta` times these gradients (:func:`sgns_step`).
 
 Ingredients, as in the reference C implementation and gensim:
 
 * **Vocabulary**: words seen fewer than ``min_count`` times are dropped before training,
   sorted by descending frequency.
 * **Negative sampling table**: negatives are drawn from the unigram distribution raised to
-  the power 3/4, :math:`P(w) \propto c_w^{0.75}` (Mikolov et al., 2013b), which samples rare
-  words more often than their frequency would.
+  the power 3/4, :math:`P_n(w) = c_w^{0.75} / \sum_{w'} c_{w'}^{0.75}` (Mikolov et al.,
+  2013b), which samples rare words more often than their frequency would. A negative that
+  happens to equal the true target is skipped.
 * **Subsampling of frequent words**: with threshold :math:`t` (``sample``) and corpus size
   :math:`N`, an occurrence of a word seen :math:`c_w` times is kept with probability
-  :math:`\min\bigl(1, (\sqrt{c_w / (tN)} + 1)\, tN / c_w\bigr)`. This is the formula of the C
-  code and gensim, a variant of the discard probability :math:`1 - \sqrt{t / f_w}` given in
-  Mikolov et al. (2013b).
+
+  .. math::
+
+      P_{\text{keep}}(w) = \min\Bigl(1, \Bigl(\sqrt{\tfrac{c_w}{tN}} + 1\Bigr)\frac{tN}{c_w}\Bigr),
+
+  the formula of the C code and gensim, a variant of the discard probability
+  :math:`1 - \sqrt{t / f_w}` given in Mikolov et al. (2013b), with :math:`f_w = c_w / N`.
 * **Dynamic window**: for each center the window radius is drawn uniformly from
   :math:`1..\text{window}`, so near words count more often than far ones.
 * **Learning rate** decays linearly from ``alpha`` to ``min_alpha`` over all epochs.
 
 What is different here: instead of updating the vectors after every pair, the code takes a
 minibatch of consecutive center words, computes every score of the batch with one batched
-product, and adds the summed updates with a sparse matrix product (which adds the rows of
-repeated words correctly and quickly). For CBOW it adds the gradient with respect to
-:math:`h` to every context vector, unscaled, as the C code and gensim (``cbow_mean=1``) do.
+product from the vectors as they were before the step, and adds the summed updates with a
+sparse matrix product (which adds the rows of repeated words correctly and quickly). For
+CBOW it adds the update of :math:`h` to every context vector, unscaled, as the C code and
+gensim (``cbow_mean=1``) do.
+
+**Analogies** "a is to b as c is to ?" are answered by 3CosAdd (Mikolov et al., 2013a): the
+word :math:`x` maximising :math:`\cos(x, \hat v_b - \hat v_a + \hat v_c)` over unit vectors,
+*leaving out a, b and c*, since the nearest word to the offset is very often one of them
+(:func:`answer_analogies` can keep them, to show it).
+
+**Subword vectors** (fastText; Bojanowski et al., 2017) give a vector to any word, seen or
+not. A word is framed as ``<word>`` and cut into its character n-grams of lengths
+:math:`n_{\min}..n_{\max}` (:func:`char_ngrams`); each n-gram is hashed (32-bit FNV-1a, as in
+the fastText code) into one of ``bucket`` rows of an n-gram matrix (:func:`ngram_bucket`).
+Training adds the n-gram rows of a word to its own vector; the vector of an
+out-of-vocabulary word is the mean of its n-gram rows (:func:`subword_vector`).
 """
 
 from __future__ import annotations
@@ -59,14 +100,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
-from scipy.special import expit
+from scipy.special import expit, logsumexp
 
 from ._checks import check_array, check_choice, check_float, check_int, check_seed
 
 __all__ = [
     "Vocabulary", "build_vocab", "keep_probabilities", "unigram_table", "chunk_tokens",
-    "sgns_loss_and_grads", "Word2Vec", "WordVectors", "PairScore", "AnalogyScore",
-    "evaluate_word_pairs", "evaluate_analogies", "make_topic_corpus",
+    "sgns_loss_and_grads", "softmax_loss_and_grads", "sgns_step", "Word2Vec", "WordVectors",
+    "PairScore", "AnalogyScore", "evaluate_word_pairs", "evaluate_analogies",
+    "answer_analogies", "make_topic_corpus", "make_role_corpus", "char_ngrams", "ngram_bucket",
+    "subword_vector",
 ]
 
 
@@ -199,6 +242,122 @@ def sgns_loss_and_grads(h, out, labels):
     return loss, grad_h, grad_out
 
 
+def softmax_loss_and_grads(h, w_out, targets):
+    """Full-softmax loss of a batch and its gradients (formulas in the module docstring).
+
+    Parameters
+    ----------
+    h : (B, d) hidden vectors.
+    w_out : (V, d) output vectors of the whole vocabulary.
+    targets : (B,) row of the true target word of each example.
+
+    Returns ``(loss, grad_h, grad_w_out)``: the summed loss, and arrays shaped like ``h`` and
+    ``w_out``. Every example reads and updates all ``V`` rows of ``w_out``.
+    """
+    h = check_array("h", h, ndim=2)
+    w_out = check_array("w_out", w_out, ndim=2, min_rows=1)
+    targets = check_array("targets", targets, ndim=1, dtype=int)
+    if w_out.shape[1] != h.shape[1]:
+        raise ValueError(f"w_out must have {h.shape[1]} columns like h, got shape {w_out.shape}")
+    if len(targets) != len(h):
+        raise ValueError(f"targets must hold one word per row of h ({len(h)}), got "
+                         f"{len(targets)}")
+    if targets.size and (targets.min() < 0 or targets.max() >= len(w_out)):
+        raise ValueError(f"targets must be rows of w_out, in 0..{len(w_out) - 1}")
+    rows = np.arange(len(h))
+    scores = h @ w_out.T  # (B, V): one score per word of the vocabulary
+    log_z = logsumexp(scores, axis=1)
+    loss = float((log_z - scores[rows, targets]).sum())
+    err = np.exp(scores - log_z[:, None])  # p(w | h)
+    err[rows, targets] -= 1.0  # p(w | h) - [w = o]
+    return loss, err @ w_out, err.T @ h
+
+
+def _check_table(name: str, table) -> np.ndarray:
+    if not isinstance(table, np.ndarray) or table.dtype.kind != "f" or table.ndim != 2:
+        raise TypeError(f"{name} must be a 2-D NumPy array of floats (updated in place), got "
+                        f"{type(table).__name__}"
+                        + (f" of shape {table.shape} and dtype {table.dtype}"
+                           if isinstance(table, np.ndarray) else ""))
+    if not np.all(np.isfinite(table)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return table
+
+
+def _check_ids(name: str, ids, ndim: int, n_words: int) -> np.ndarray:
+    ids = check_array(name, ids, ndim=ndim, dtype=int)
+    if ids.size and (ids.min() < 0 or ids.max() >= n_words):
+        raise ValueError(f"{name} must hold word ids in 0..{n_words - 1}, got values in "
+                         f"{ids.min()}..{ids.max()}")
+    return ids
+
+
+def sgns_step(w_in, w_out, centers, contexts, negatives, lr) -> float:
+    r"""One SGD step of skip-gram with negative sampling on a batch of pairs, in place.
+
+    Parameters
+    ----------
+    w_in, w_out : (V, d) float arrays of input and output vectors, updated in place.
+    centers, contexts : (B,) word ids: pair ``i`` is (``centers[i]``, ``contexts[i]``).
+    negatives : (B, k) word ids drawn as negatives for each pair.
+    lr : learning rate.
+
+    The loss of pair ``i`` is the negative-sampling loss of the module docstring with
+    :math:`h = v_{\text{centers}[i]}`, positive ``contexts[i]`` and negatives
+    ``negatives[i]``; a negative equal to the pair's context word is skipped (no loss, no
+    update), as in the C code and gensim. Every gradient is computed from the vectors as they
+    were before the step, and the updates of a word that occurs several times in the batch
+    add up. Returns the summed loss of the batch before the step.
+    """
+    w_in = _check_table("w_in", w_in)
+    w_out = _check_table("w_out", w_out)
+    if w_in.shape != w_out.shape:
+        raise ValueError(f"w_in and w_out must have the same shape, got {w_in.shape} and "
+                         f"{w_out.shape}")
+    V = len(w_in)
+    centers = _check_ids("centers", centers, 1, V)
+    contexts = _check_ids("contexts", contexts, 1, V)
+    negatives = _check_ids("negatives", negatives, 2, V)
+    if not (len(centers) == len(contexts) == len(negatives)):
+        raise ValueError(f"centers, contexts and negatives must have one row per pair, got "
+                         f"{len(centers)}, {len(contexts)} and {len(negatives)}")
+    lr = check_float("lr", lr, minimum=0.0, strict_min=True)
+    if len(centers) == 0:
+        return 0.0
+    return _sgns_step(w_in, w_out, centers, contexts, negatives, lr)
+
+
+def _sgns_step(w_in, w_out, centers, contexts, negatives, lr) -> float:
+    """:func:`sgns_step` without argument checks (the training loop calls it per batch)."""
+    h = np.take(w_in, centers, axis=0)  # (B, d): the input vector of each center
+    loss, delta_h = _output_update(h, w_out, contexts, negatives, lr)
+    # Each center row receives its delta_h; repeated centers add up.
+    _scatter_add(w_in, centers, np.arange(len(centers) + 1),
+                 np.ones(len(centers), w_in.dtype), delta_h)
+    return loss
+
+
+def _output_update(h, w_out, positives, negatives, lr):
+    """Scores, loss and the SGD update of the output vectors; returns ``(loss, delta_h)``.
+
+    ``delta_h`` is minus the learning rate times the gradient of the loss w.r.t. ``h``; the
+    caller adds it to the input vector(s) that ``h`` came from.
+    """
+    targets = np.concatenate([positives[:, None], negatives], axis=1)  # (B, 1 + k)
+    labels = np.zeros(targets.shape, dtype=w_out.dtype)
+    labels[:, 0] = 1.0
+    live = np.ones(targets.shape, dtype=w_out.dtype)
+    live[:, 1:] = negatives != positives[:, None]  # a negative equal to the target is skipped
+    o = np.take(w_out, targets, axis=0)  # (B, T, d)
+    scores = np.matmul(o, h[:, :, None])[:, :, 0]
+    loss = float((np.logaddexp(0.0, (1.0 - 2.0 * labels) * scores) * live).sum())
+    g = (labels - expit(scores)) * live * w_out.dtype.type(lr)  # -lr * d loss / d score
+    delta_h = np.matmul(g[:, None, :], o)[:, 0, :]  # from the output vectors before the step
+    B, T = targets.shape
+    _scatter_add(w_out, targets.ravel(), np.arange(0, B * T + 1, T), g.ravel(), h)
+    return loss, delta_h
+
+
 def _scatter_add(matrix: np.ndarray, rows: np.ndarray, indptr: np.ndarray, weights: np.ndarray,
                  values: np.ndarray) -> None:
     """Add ``weights[i] * values[j]`` to ``matrix[rows[i]]`` for every entry i of group j.
@@ -312,41 +471,50 @@ class Word2Vec:
         self.loss_history_ = []
         bar = tqdm(total=total, disable=not self.progress, unit="word",
                    desc=f"word2vec {self.mode}")
-        for _ in range(self.epochs):
-            keep = rng.random(len(stream)) < keep_p[stream]
-            words, sents = stream[keep], sent_of[keep]
-            n = len(words)
-            radius = rng.integers(1, self.window + 1, size=n)
-            pos = np.arange(n)[:, None] + offsets[None, :]
-            ok = (np.abs(offsets)[None, :] <= radius[:, None]) & (pos >= 0) & (pos < n)
-            ok[ok] = sents[pos[ok]] == np.repeat(sents, ok.sum(axis=1))
-            center_pos, slot = np.nonzero(ok)  # row-major: grouped by center, in text order
-            context = words[center_pos + offsets[slot]]
-            bounds = np.searchsorted(center_pos, np.arange(0, n + self.batch_size,
-                                                           self.batch_size))
-            epoch_loss, epoch_examples = 0.0, 0
-            for b in range(len(bounds) - 1):
-                p0, p1 = bounds[b], bounds[b + 1]
-                c0 = b * self.batch_size
-                c1 = min(c0 + self.batch_size, n)
-                if c1 <= c0:
-                    break
-                lr = self.alpha - (self.alpha - self.min_alpha) * done / total
-                if p1 > p0:
-                    if self.mode == "skipgram":
-                        loss, m = self._step_skipgram(w_in, w_out, words[center_pos[p0:p1]],
-                                                      context[p0:p1], table, rng, k, lr)
-                    else:
-                        loss, m = self._step_cbow(w_in, w_out, words[c0:c1],
-                                                  center_pos[p0:p1] - c0, context[p0:p1],
-                                                  table, rng, k, lr)
-                    epoch_loss += loss
-                    epoch_examples += m
-                # progress in corpus words (subsampled words count as processed)
-                step = round((c1 - c0) * len(stream) / max(n, 1))
-                done += step
-                bar.update(step)
-            self.loss_history_.append(epoch_loss / max(epoch_examples, 1))
+        # Divergence is reported below with advice; no overflow warnings on the way there.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(self.epochs):
+                keep = rng.random(len(stream)) < keep_p[stream]
+                words, sents = stream[keep], sent_of[keep]
+                n = len(words)
+                radius = rng.integers(1, self.window + 1, size=n)
+                pos = np.arange(n)[:, None] + offsets[None, :]
+                ok = (np.abs(offsets)[None, :] <= radius[:, None]) & (pos >= 0) & (pos < n)
+                ok[ok] = sents[pos[ok]] == np.repeat(sents, ok.sum(axis=1))
+                center_pos, slot = np.nonzero(ok)  # row-major: grouped by center, in text order
+                context = words[center_pos + offsets[slot]]
+                bounds = np.searchsorted(center_pos, np.arange(0, n + self.batch_size,
+                                                               self.batch_size))
+                epoch_loss, epoch_examples = 0.0, 0
+                for b in range(len(bounds) - 1):
+                    p0, p1 = bounds[b], bounds[b + 1]
+                    c0 = b * self.batch_size
+                    c1 = min(c0 + self.batch_size, n)
+                    if c1 <= c0:
+                        break
+                    lr = self.alpha - (self.alpha - self.min_alpha) * done / total
+                    if p1 > p0:
+                        if self.mode == "skipgram":
+                            loss, m = self._step_skipgram(w_in, w_out, words[center_pos[p0:p1]],
+                                                          context[p0:p1], table, rng, k, lr)
+                        else:
+                            loss, m = self._step_cbow(w_in, w_out, words[c0:c1],
+                                                      center_pos[p0:p1] - c0, context[p0:p1],
+                                                      table, rng, k, lr)
+                        epoch_loss += loss
+                        epoch_examples += m
+                    # progress in corpus words (subsampled words count as processed)
+                    step = round((c1 - c0) * len(stream) / max(n, 1))
+                    done += step
+                    bar.update(step)
+                self.loss_history_.append(epoch_loss / max(epoch_examples, 1))
+                if not (np.isfinite(epoch_loss) and np.all(np.isfinite(w_in))):
+                    bar.close()
+                    raise FloatingPointError(
+                        f"training diverged in epoch {len(self.loss_history_)} (the vectors hold "
+                        f"NaN or infinite values): lower alpha={self.alpha} or "
+                        f"batch_size={self.batch_size}; the updates of a word that occurs many "
+                        f"times in one minibatch add up, which a small vocabulary makes likely")
         bar.close()
         self.train_seconds_ = time.perf_counter() - start
         self.train_cpu_seconds_ = time.process_time() - start_cpu
@@ -356,37 +524,12 @@ class Word2Vec:
         return self
 
     @staticmethod
-    def _targets(positive, table, rng, k):
-        neg = table[rng.integers(0, len(table), size=(len(positive), k))]
-        targets = np.concatenate([positive[:, None], neg], axis=1)
-        labels = np.zeros(targets.shape, dtype=np.float32)
-        labels[:, 0] = 1.0
-        live = np.ones(targets.shape, dtype=np.float32)
-        live[:, 1:] = neg != positive[:, None]  # a negative equal to the target is skipped
-        return targets, labels, live
-
-    @staticmethod
-    def _output_step(h, w_out, targets, labels, live, lr):
-        """Scores, loss and the update of the output vectors; returns (loss, delta_h).
-
-        ``delta_h`` is minus the learning rate times the gradient of the loss w.r.t. ``h``.
-        """
-        o = np.take(w_out, targets, axis=0)  # (B, T, d)
-        scores = np.matmul(o, h[:, :, None])[:, :, 0]
-        loss = float((np.logaddexp(0.0, (1.0 - 2.0 * labels) * scores) * live).sum())
-        g = (labels - expit(scores)) * live * np.float32(lr)  # -lr * d loss / d score
-        delta_h = np.matmul(g[:, None, :], o)[:, 0, :]
-        B, T = targets.shape
-        _scatter_add(w_out, targets.ravel(), np.arange(0, B * T + 1, T), g.ravel(), h)
-        return loss, delta_h
+    def _negatives(positive, table, rng, k):
+        return table[rng.integers(0, len(table), size=(len(positive), k))]
 
     def _step_skipgram(self, w_in, w_out, centers, contexts, table, rng, k, lr):
-        h = np.take(w_in, centers, axis=0)
-        targets, labels, live = self._targets(contexts, table, rng, k)
-        loss, delta_h = self._output_step(h, w_out, targets, labels, live, lr)
-        _scatter_add(w_in, centers, np.arange(len(centers) + 1),
-                     np.ones(len(centers), np.float32), delta_h)
-        return loss, len(centers)
+        negatives = self._negatives(contexts, table, rng, k)
+        return _sgns_step(w_in, w_out, centers, contexts, negatives, lr), len(centers)
 
     def _step_cbow(self, w_in, w_out, centers, owner, contexts, table, rng, k, lr):
         n_ctx = np.bincount(owner, minlength=len(centers))
@@ -398,9 +541,9 @@ class Word2Vec:
         mean_mix = sp.csr_matrix(((1.0 / np.repeat(n_ctx, n_ctx)).astype(np.float32), contexts,
                                   indptr), shape=(len(centers), len(w_in)))
         h = mean_mix @ w_in
-        targets, labels, live = self._targets(centers, table, rng, k)
-        loss, delta_h = self._output_step(h, w_out, targets, labels, live, lr)
-        _scatter_add(w_in, contexts, indptr, ones, delta_h)
+        negatives = self._negatives(centers, table, rng, k)
+        loss, delta_h = _output_update(h, w_out, centers, negatives, lr)
+        _scatter_add(w_in, contexts, indptr, ones, delta_h)  # every context word gets delta_h
         return loss, len(centers)
 
 
@@ -667,6 +810,108 @@ def evaluate_analogies(wv: WordVectors, sections, *, restrict_vocab: int = 300_0
     return AnalogyScore(accuracy, result, n_correct, n_answered, n_oov)
 
 
+def answer_analogies(wv: WordVectors, questions, *, exclude_query: bool = True) -> list[str]:
+    r"""Answer "a is to b as c is to ?" by 3CosAdd for every question, in one matrix product.
+
+    ``questions`` holds ``(a, b, c)`` or ``(a, b, c, d)`` tuples of words of ``wv`` (``d``, the
+    expected answer, is not used). The answer is the word whose unit vector has the largest
+    cosine with :math:`\hat v_b - \hat v_a + \hat v_c`. With ``exclude_query=True`` (the
+    convention of Mikolov et al. and gensim) ``a``, ``b`` and ``c`` cannot be the answer; with
+    ``False`` they can, which shows how often the offset points back at a query word. Ties go
+    to the more frequent word (the lower row).
+    """
+    wv = _check_wv(wv)
+    if not isinstance(exclude_query, bool):
+        raise TypeError(f"exclude_query must be True or False, got {exclude_query!r}")
+    if isinstance(questions, (str, bytes)) or not isinstance(questions, Iterable):
+        raise TypeError(f"questions must be a list of (a, b, c) tuples, got "
+                        f"{type(questions).__name__}")
+    rows = []
+    for i, q in enumerate(questions):
+        if isinstance(q, (str, bytes)) or not isinstance(q, Sequence) or len(q) not in (3, 4) \
+                or not all(isinstance(w, str) for w in q):
+            raise TypeError(f"questions[{i}] must be 3 or 4 words, got {q!r}")
+        rows.append([wv.get_index(w) for w in q[:3]])  # KeyError names an unknown word
+    if not rows:
+        return []
+    idx = np.array(rows)
+    answers = []
+    for start in range(0, len(idx), 512):  # batches of questions, one product each
+        chunk = idx[start:start + 512]
+        query = wv.unit[chunk[:, 1]] - wv.unit[chunk[:, 0]] + wv.unit[chunk[:, 2]]
+        sims = query @ wv.unit.T  # the norm of the query does not change the ranking
+        if exclude_query:
+            np.put_along_axis(sims, chunk, -np.inf, axis=1)
+        answers.extend(wv.index_to_key[j] for j in np.argmax(sims, axis=1))
+    return answers
+
+
+# --------------------------------------------------------------------------- subword vectors
+
+def _check_ngram_lengths(min_n, max_n) -> tuple[int, int]:
+    min_n = check_int("min_n", min_n, minimum=1)
+    max_n = check_int("max_n", max_n, minimum=1)
+    if max_n < min_n:
+        raise ValueError(f"max_n must be >= min_n={min_n}, got {max_n}")
+    return min_n, max_n
+
+
+def char_ngrams(word: str, min_n: int = 3, max_n: int = 6) -> list[str]:
+    """The character n-grams of ``"<" + word + ">"`` with ``min_n <= n <= max_n``.
+
+    In fastText's order: by start position, then by length. The boundary marks make a prefix
+    (``"<un"``) differ from the same letters inside a word (``"un"`` in ``"fun"``); the marks
+    alone (``"<"``, ``">"``) are not n-grams. The whole framed word is one of the n-grams when
+    it is at most ``max_n`` characters long.
+    """
+    if not isinstance(word, str):
+        raise TypeError(f"word must be a string, got {type(word).__name__}")
+    min_n, max_n = _check_ngram_lengths(min_n, max_n)
+    framed = f"<{word}>"
+    grams = []
+    for i in range(len(framed)):
+        for n in range(min_n, min(max_n, len(framed) - i) + 1):
+            if n == 1 and i in (0, len(framed) - 1):
+                continue
+            grams.append(framed[i:i + n])
+    return grams
+
+
+def ngram_bucket(ngram: str, bucket: int) -> int:
+    """Row of ``ngram`` in an n-gram matrix of ``bucket`` rows: its 32-bit FNV-1a hash.
+
+    As in the fastText code, the hash runs over the UTF-8 bytes, each read as a *signed*
+    char (so bytes above 127 enter as negative numbers), and the row is the hash modulo
+    ``bucket``. Different n-grams may share a row (a collision).
+    """
+    if not isinstance(ngram, str):
+        raise TypeError(f"ngram must be a string, got {type(ngram).__name__}")
+    bucket = check_int("bucket", bucket, minimum=1)
+    h = 2166136261
+    for byte in ngram.encode("utf-8"):
+        signed = byte - 256 if byte > 127 else byte
+        h = ((h ^ (signed & 0xFFFFFFFF)) * 16777619) & 0xFFFFFFFF
+    return h % bucket
+
+
+def subword_vector(word: str, ngram_vectors, *, min_n: int = 3, max_n: int = 6) -> np.ndarray:
+    """The vector of a word from its character n-grams alone (fastText, for unseen words).
+
+    The mean of the rows ``ngram_vectors[ngram_bucket(g, len(ngram_vectors))]`` over the
+    n-grams ``g`` of :func:`char_ngrams`; a word too short to have any n-gram gets the zero
+    vector, as in fastText.
+    """
+    grams = char_ngrams(word, min_n, max_n)
+    table = ngram_vectors
+    if not isinstance(table, np.ndarray) or table.dtype.kind != "f" or table.ndim != 2 \
+            or len(table) == 0:
+        table = check_array("ngram_vectors", ngram_vectors, ndim=2, min_rows=1)
+    if not grams:
+        return np.zeros(table.shape[1], dtype=table.dtype)
+    rows = [ngram_bucket(g, len(table)) for g in grams]
+    return table[rows].mean(axis=0)
+
+
 # --------------------------------------------------------------------------- synthetic corpus
 
 def make_topic_corpus(n_topics: int = 4, words_per_topic: int = 8, n_sentences: int = 400,
@@ -702,3 +947,37 @@ def make_topic_corpus(n_topics: int = 4, words_per_topic: int = 8, n_sentences: 
         words = vocab[t]
         sentences.append([words[j] for j in rng.integers(0, len(words), size=sentence_length)])
     return sentences, topic_of
+
+
+def make_role_corpus(n_topics: int = 4, words_per_topic: int = 4, n_sentences: int = 800,
+                     clauses: int = 3, *, seed: int | None = 0
+                     ) -> tuple[list[list[str]], dict[str, tuple[str, int]]]:
+    """A corpus in which the *role* of a word and its *topic* are planted separately.
+
+    Generative model: topic ``t`` owns nouns ``"n{t}_{j}"`` and verbs ``"v{t}_{j}"``
+    (``words_per_topic`` of each). A sentence picks a topic uniformly and writes ``clauses``
+    clauses ``the <noun> of to <verb> it``, each noun and verb drawn uniformly from the
+    topic's words. The words right next to a noun (``the``, ``of``) are the same for every
+    topic; the words a few positions away belong to the sentence's topic. So the window
+    decides what a noun's vector learns: its role (all nouns alike) or its topic.
+
+    Returns the sentences and, for every noun and verb, its ``(role, topic)``.
+    """
+    n_topics = check_int("n_topics", n_topics, minimum=2)
+    words_per_topic = check_int("words_per_topic", words_per_topic, minimum=2)
+    n_sentences = check_int("n_sentences", n_sentences, minimum=1)
+    clauses = check_int("clauses", clauses, minimum=1)
+    rng = np.random.default_rng(check_seed("seed", seed))
+    roles = {}
+    for t in range(n_topics):
+        for j in range(words_per_topic):
+            roles[f"n{t}_{j}"] = ("noun", t)
+            roles[f"v{t}_{j}"] = ("verb", t)
+    sentences = []
+    for t in rng.integers(0, n_topics, size=n_sentences):
+        sentence = []
+        for _ in range(clauses):
+            noun, verb = rng.integers(0, words_per_topic, size=2)
+            sentence += ["the", f"n{t}_{noun}", "of", "to", f"v{t}_{verb}", "it"]
+        sentences.append(sentence)
+    return sentences, roles
