@@ -90,6 +90,27 @@ def test_constants_get_no_gradient_and_deep_graph_works():
     assert np.allclose(w.grad, 1.0)
 
 
+def test_indexing_gradients_match_torch_with_repeated_rows_and_slices():
+    rng = np.random.default_rng(3)
+    E_np, w_np = rng.normal(size=(6, 4)), rng.normal(size=(2, 2))
+    ids = np.array([[1, 2, 1, 0], [5, 5, 5, 3]])       # repeated ids must add up
+    E = Tensor(E_np, requires_grad=True)
+    rows = E[ids]                                       # an embedding lookup, (2, 4, 4)
+    gates = rows[:, 1:3, :].tanh() * rows[:, :2, ::-1]  # slices, one with a step of -1
+    out = (gates.sum(axis=2) * w_np).sum() + E[3, 2] * 2.0
+    out.backward()
+    Et = torch.tensor(E_np, requires_grad=True)
+    rt = Et[torch.from_numpy(ids)]
+    ref = ((rt[:, 1:3, :].tanh() * rt[:, :2].flip(2)).sum(2) * torch.from_numpy(w_np)).sum()
+    ref = ref + Et[3, 2] * 2.0
+    ref.backward()
+    assert rows.shape == (2, 4, 4)
+    assert out.item() == pytest.approx(ref.item(), abs=1e-12)
+    assert np.max(np.abs(E.grad - Et.grad.numpy())) < 1e-12
+    assert np.all(E.grad[4] == 0), "a row that was never read gets no gradient"
+    assert np.any(E.grad[5] != 0)
+
+
 def test_bad_inputs_raise():
     with pytest.raises(TypeError, match="data must hold numbers"):
         Tensor(["a"])
@@ -123,3 +144,11 @@ def test_bad_inputs_raise():
         numerical_gradient(lambda a: 0.0, [np.ones(2)], eps=0.0)
     with pytest.raises(ValueError, match="item\\(\\) needs a tensor with one element"):
         Tensor(np.ones(2)).item()
+    with pytest.raises(TypeError, match="not with another Tensor"):
+        Tensor(np.ones(3))[Tensor([0.0])]
+    with pytest.raises(TypeError, match="integer arrays"):
+        Tensor(np.ones(3))[np.array([0.5])]
+    with pytest.raises(TypeError, match="integer arrays"):
+        Tensor(np.ones(3))[np.array([True, False, True])]
+    with pytest.raises(ValueError, match="index out of range"):
+        Tensor(np.ones((2, 3)))[np.array([0, 2])]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from embedlab import neural
-from embedlab.autograd import Tensor
+from embedlab.autograd import Tensor, cross_entropy
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -118,6 +118,132 @@ def test_train_classifier_and_predict_on_a_keyword_task():
     assert history[-1] < history[0]
     pred = neural.predict(model, ids, lengths)
     assert pred.shape == (60,) and (pred == labels).mean() == 1.0
+
+
+def _torch_cell_and_ours(kind, d_in, hidden, seed):
+    torch.manual_seed(seed)
+    cell = (torch.nn.RNNCell if kind == "rnn" else torch.nn.LSTMCell)(d_in, hidden).double()
+    return cell, neural.recurrent_weights(cell)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_rnn_and_lstm_cells_equal_torch_cells(batch):
+    rng = np.random.default_rng(batch)
+    x, h, c = rng.normal(size=(batch, 5)), rng.normal(size=(batch, 4)), rng.normal(size=(batch, 4))
+    cell, w = _torch_cell_and_ours("rnn", 5, 4, 0)
+    ours = neural.rnn_cell(x, h, **w)
+    with torch.no_grad():
+        ref = cell(torch.from_numpy(x), torch.from_numpy(h)).numpy()
+    assert isinstance(ours, Tensor) and ours.shape == (batch, 4)
+    assert np.max(np.abs(ours.data - ref)) < 1e-14
+    cell, w = _torch_cell_and_ours("lstm", 5, 4, 1)
+    h_new, c_new = neural.lstm_cell(x, h, c, **w)
+    with torch.no_grad():
+        h_ref, c_ref = cell(torch.from_numpy(x), (torch.from_numpy(h), torch.from_numpy(c)))
+    assert np.max(np.abs(h_new.data - h_ref.numpy())) < 1e-14
+    assert np.max(np.abs(c_new.data - c_ref.numpy())) < 1e-14
+    # saturated gates: huge pre-activations must give exact 0/1 gates, not NaN
+    big = {k: v * 1e4 for k, v in w.items()}
+    cell_big = torch.nn.LSTMCell(5, 4).double()
+    with torch.no_grad():
+        for name, key in (("weight_ih", "W_ih"), ("weight_hh", "W_hh"), ("bias_ih", "b_ih"),
+                          ("bias_hh", "b_hh")):
+            getattr(cell_big, name).copy_(torch.from_numpy(big[key]))
+        h_ref, c_ref = cell_big(torch.from_numpy(x), (torch.from_numpy(h), torch.from_numpy(c)))
+    h_new, c_new = neural.lstm_cell(x, h, c, **big)
+    assert np.all(np.isfinite(h_new.data))
+    assert np.max(np.abs(h_new.data - h_ref.numpy())) < 1e-12
+    assert np.max(np.abs(c_new.data - c_ref.numpy())) < 1e-12
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_run_recurrent_equals_torch_layer_forward_and_backward(kind):
+    """Our unrolled cells on our autograd = torch.nn.RNN/LSTM: states and BPTT gradients."""
+    torch.manual_seed(2)
+    layer = (torch.nn.RNN if kind == "rnn" else torch.nn.LSTM)(5, 6, batch_first=True).double()
+    rng = np.random.default_rng(4)
+    x, h0, c0, v = (rng.normal(size=(2, 9, 5)), rng.normal(size=(2, 6)), rng.normal(size=(2, 6)),
+                    rng.normal(size=6))
+    params = {k: Tensor(a, requires_grad=True) for k, a in neural.recurrent_weights(layer).items()}
+    xt = Tensor(x, requires_grad=True)
+    hs, cs = neural.run_recurrent(kind, xt, params, h0=h0, c0=c0 if kind == "lstm" else None)
+    loss = (hs[-1] * v).sum() + (hs[3] * hs[3]).mean()
+    loss.backward()
+    x_ref = torch.tensor(x, requires_grad=True)
+    init = torch.from_numpy(h0)[None] if kind == "rnn" else \
+        (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None])
+    out, state = layer(x_ref, init)
+    ref = (out[:, -1] * torch.from_numpy(v)).sum() + (out[:, 3] ** 2).mean()
+    ref.backward()
+    assert len(hs) == 9 and (cs is None) == (kind == "rnn")
+    assert np.max(np.abs(np.stack([h.data for h in hs], 1) - out.detach().numpy())) < 1e-13
+    if kind == "lstm":
+        assert np.max(np.abs(cs[-1].data - state[1][0].detach().numpy())) < 1e-13
+    assert loss.item() == pytest.approx(ref.item(), abs=1e-12)
+    assert np.max(np.abs(xt.grad - x_ref.grad.numpy())) < 1e-12
+    for ours, name in (("W_ih", "weight_ih_l0"), ("W_hh", "weight_hh_l0"), ("b_ih", "bias_ih_l0"),
+                       ("b_hh", "bias_hh_l0")):
+        assert np.max(np.abs(params[ours].grad - getattr(layer, name).grad.numpy())) < 1e-12
+
+
+def test_state_gradient_norms_equal_a_torch_loop_with_retained_gradients():
+    cell, w = _torch_cell_and_ours("lstm", 3, 5, 3)
+    rng = np.random.default_rng(5)
+    x, head, y = rng.normal(size=(4, 12, 3)), rng.normal(size=(5, 2)), np.array([0, 1, 1, 0])
+    ours = neural.state_gradient_norms(
+        "lstm", w, x, lambda h: cross_entropy(h @ head, y))
+    h = c = torch.zeros(4, 5, dtype=torch.float64)
+    states = []
+    for t in range(12):
+        h, c = cell(torch.from_numpy(x[:, t]), (h, c))
+        h.retain_grad()
+        states.append(h)
+    F.cross_entropy(h @ torch.from_numpy(head), torch.from_numpy(y)).backward()
+    ref = np.stack([s.grad.norm(dim=1).numpy() for s in states], axis=1)
+    assert ours.shape == (4, 12)
+    assert np.max(np.abs(ours - ref) / ref) < 1e-10
+
+
+def test_state_gradient_norms_of_a_scaled_rotation_shrink_geometrically():
+    """At zero states tanh' = 1, so each step back multiplies the gradient by W_hh^T = rho Q^T."""
+    rho, n, T = 0.8, 6, 15
+    q, _ = np.linalg.qr(np.random.default_rng(6).normal(size=(n, n)))
+    w = {"W_ih": np.zeros((n, 2)), "W_hh": rho * q, "b_ih": np.zeros(n), "b_hh": np.zeros(n)}
+    v = np.random.default_rng(7).normal(size=(n, 1))
+    norms = neural.state_gradient_norms("rnn", w, np.zeros((1, T, 2)), lambda h: (h @ v).sum())
+    expected = np.linalg.norm(v) * rho ** np.arange(T - 1, -1, -1)
+    assert np.allclose(norms[0], expected, rtol=1e-12)
+
+
+def test_train_with_validation_records_every_epoch_and_restores_the_chosen_one():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, size=48)
+    docs = [[("good" if y else "bad")] + list(rng.choice(["x", "y", "z", "w"], size=4))
+            for y in labels]
+    vocab = neural.build_vocab(docs)
+    ids, lengths = neural.encode(docs, vocab, max_len=5)
+    tr, va = slice(0, 32), slice(32, 48)
+    model = neural.TextClassifier(len(vocab), 2, kind="lstm", dim=4, hidden=4, seed=3)
+    run = neural.train_with_validation(model, ids[tr], lengths[tr], labels[tr], ids[va],
+                                       lengths[va], labels[va], epochs=4, learning_rate=0.05,
+                                       batch_size=8, seed=3)
+    assert [len(run[k]) for k in ("train_loss", "val_loss", "val_accuracy", "states")] == [4] * 4
+    twin = neural.TextClassifier(len(vocab), 2, kind="lstm", dim=4, hidden=4, seed=3)
+    history = neural.train_classifier(twin, ids[tr], lengths[tr], labels[tr], epochs=4,
+                                      learning_rate=0.05, batch_size=8, seed=3)
+    assert np.allclose(run["train_loss"], history, atol=1e-6)
+    assert run["val_accuracy"][-1] == pytest.approx(
+        (neural.predict(model, ids[va], lengths[va]) == labels[va]).mean())
+    fresh = neural.TextClassifier(len(vocab), 2, kind="lstm", dim=4, hidden=4, seed=9)
+    fresh.load_state_dict(run["states"][1])
+    acc = (neural.predict(fresh, ids[va], lengths[va]) == labels[va]).mean()
+    assert acc == pytest.approx(run["val_accuracy"][1])
+    with torch.no_grad():
+        scores = fresh(torch.from_numpy(ids[va]), torch.from_numpy(lengths[va]))
+        assert F.cross_entropy(scores, torch.from_numpy(labels[va])).item() == \
+            pytest.approx(run["val_loss"][1], abs=1e-6)
+    # the stored weights are copies, not views of the trained model
+    assert not torch.equal(run["states"][0]["embedding.weight"], model.embedding.weight)
 
 
 def test_time_per_sequence_shapes():
@@ -259,3 +385,41 @@ def test_bad_inputs_raise():
         neural.bigram_loss([0, 1, 2], [0, 1], 2)
     with pytest.raises(TypeError, match="data is already a Tensor"):
         Tensor(Tensor([1.0]))
+    with pytest.raises(TypeError, match="layer must be a torch.nn.RNN, LSTM"):
+        neural.recurrent_weights(torch.nn.GRU(2, 3))
+    with pytest.raises(ValueError, match="one layer and one direction"):
+        neural.recurrent_weights(torch.nn.LSTM(2, 3, num_layers=2))
+    with pytest.raises(ValueError, match="only the tanh RNN"):
+        neural.recurrent_weights(torch.nn.RNN(2, 3, nonlinearity="relu"))
+    with pytest.raises(ValueError, match="must have biases"):
+        neural.recurrent_weights(torch.nn.LSTMCell(2, 3, bias=False))
+    w = neural.recurrent_weights(torch.nn.LSTMCell(2, 3))
+    with pytest.raises(ValueError, match="W_hh must have shape \\(16, 4\\) for a state of width 4"):
+        neural.lstm_cell(np.zeros((1, 2)), np.zeros((1, 4)), np.zeros((1, 4)), **w)
+    with pytest.raises(ValueError, match="W_ih must have shape \\(12, 5\\)"):
+        neural.lstm_cell(np.zeros((1, 5)), np.zeros((1, 3)), np.zeros((1, 3)), **w)
+    with pytest.raises(ValueError, match="x has 2 rows and h has 1"):
+        neural.lstm_cell(np.zeros((2, 2)), np.zeros((1, 3)), np.zeros((1, 3)), **w)
+    with pytest.raises(ValueError, match="c must have the shape of h"):
+        neural.lstm_cell(np.zeros((1, 2)), np.zeros((1, 3)), np.zeros((2, 3)), **w)
+    with pytest.raises(ValueError, match="x must be 2-D"):
+        neural.rnn_cell(np.zeros(2), np.zeros((1, 3)), **neural.recurrent_weights(torch.nn.RNNCell(2, 3)))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        neural.run_recurrent("gru", np.zeros((1, 2, 2)), w)
+    with pytest.raises(ValueError, match="weights must be a dict with keys"):
+        neural.run_recurrent("lstm", np.zeros((1, 2, 2)), {"W_ih": 1})
+    with pytest.raises(ValueError, match="at least one step"):
+        neural.run_recurrent("lstm", np.zeros((1, 0, 2)), w)
+    with pytest.raises(ValueError, match="c0 is only for kind='lstm'"):
+        neural.run_recurrent("rnn", np.zeros((1, 2, 2)), neural.recurrent_weights(torch.nn.RNN(2, 3)),
+                             c0=np.zeros((1, 3)))
+    with pytest.raises(TypeError, match="loss_fn must be callable"):
+        neural.state_gradient_norms("lstm", w, np.zeros((1, 2, 2)), "sum")
+    with pytest.raises(ValueError, match="scalar Tensor"):
+        neural.state_gradient_norms("lstm", w, np.zeros((1, 2, 2)), lambda h: h)
+    ids, lens = np.ones((4, 3), dtype=int), np.ones(4, dtype=int)
+    with pytest.raises(TypeError, match="keep_states must be True or False"):
+        neural.train_with_validation(model, ids, lens, [0, 1, 0, 1], ids, lens, [0, 1, 0, 1],
+                                     keep_states="yes")
+    with pytest.raises(ValueError, match="same number of rows"):
+        neural.train_with_validation(model, ids, lens, [0, 1, 0, 1], ids, lens, [0, 1])

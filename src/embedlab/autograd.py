@@ -26,7 +26,9 @@ For arrays the local rules are, with :math:`G` the incoming gradient:
     Z = \tanh X:\; \bar X \mathrel{+}= G \odot (1 - Z^2); \qquad
     Z = \max(X, 0):\; \bar X \mathrel{+}= G \odot [X > 0].
 
-When NumPy broadcasting stretched an operand, its gradient is summed back over the stretched
+Indexing :math:`Z = X[\text{idx}]` scatters back, :math:`\bar X[\text{idx}] \mathrel{+}= G`: rows
+that were not read get no gradient, and a row read twice gets the sum of both (this is the
+gradient of an embedding lookup). When NumPy broadcasting stretched an operand, its gradient is summed back over the stretched
 axes (:func:`_unbroadcast`). :func:`cross_entropy` fuses the log-softmax and the negative
 log-likelihood, whose gradient with respect to the logits is
 :math:`(\operatorname{softmax}(z) - \text{onehot}(y)) / n`.
@@ -216,6 +218,44 @@ class Tensor:
             raise ValueError("log needs positive values")
         out = self._make(np.log(self.data), (self,), "log")
         out._backward = lambda g: self._accumulate(g / self.data)
+        return out
+
+    # ---------------------------------------------------------------- indexing
+    def __getitem__(self, key) -> "Tensor":
+        """Slices and integer indexing, such as a gate ``z[:, :H]`` or embedding rows ``E[ids]``.
+
+        The backward rule puts the incoming gradient back where the values came from, in an
+        array of zeros: entries that were not read get no gradient, and an entry read several
+        times (a token id that occurs twice in a batch) gets the sum of its gradients.
+        """
+        parts = key if isinstance(key, tuple) else (key,)
+        basic = True
+        for part in parts:
+            if isinstance(part, Tensor):
+                raise TypeError("index a Tensor with integers, slices or integer arrays, not "
+                                "with another Tensor (use its .data)")
+            if part is None or part is Ellipsis or isinstance(part, slice) or (
+                    isinstance(part, numbers.Integral) and not isinstance(part, bool)):
+                continue
+            arr = np.asarray(part)
+            if arr.dtype.kind not in "iu":
+                raise TypeError(f"index with integers, slices or integer arrays, got "
+                                f"{type(part).__name__} of dtype {arr.dtype}")
+            basic = False
+        try:
+            value = np.array(self.data[key], dtype=np.float64)
+        except IndexError as exc:
+            raise ValueError(f"index out of range for a tensor of shape {self.shape}: {exc}") from None
+        out = self._make(value, (self,), "index")
+
+        def backward(g):
+            full = np.zeros_like(self.data)
+            if basic:  # each position read at most once
+                full[key] = g
+            else:      # repeated indices add up
+                np.add.at(full, key, g)
+            self._accumulate(full)
+        out._backward = backward
         return out
 
     # -------------------------------------------------------------- reductions

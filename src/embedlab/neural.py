@@ -21,7 +21,36 @@ gradients from :mod:`embedlab.autograd`. Weights start uniform in
   (Hochreiter and Schmidhuber, 1997);
 
 and a linear layer maps the result (the last state of the real tokens, for the recurrent
-layers) to class scores. A recurrence needs :math:`s_{t-1}` before :math:`s_t`: :math:`n`
+layers) to class scores. :func:`train_with_validation` keeps the validation accuracy and the
+weights after every epoch, so that the number of epochs is chosen on validation data.
+
+**Recurrent cells from scratch** (on :mod:`embedlab.autograd`, torch's weight layout). An Elman
+cell computes :math:`h_t = \tanh(x_t W_{ih}^\top + b_{ih} + h_{t-1} W_{hh}^\top + b_{hh})`. An
+LSTM cell (Hochreiter and Schmidhuber, 1997, with the forget gate of Gers, Schmidhuber and
+Cummins, 2000) splits :math:`z_t = x_t W_{ih}^\top + b_{ih} + h_{t-1} W_{hh}^\top + b_{hh}`
+into four blocks of width :math:`H`, in torch's order :math:`(i, f, g, o)`, and computes
+
+.. math::
+
+    i_t = \sigma(z^{(i)}_t),\; f_t = \sigma(z^{(f)}_t),\; g_t = \tanh(z^{(g)}_t),\;
+    o_t = \sigma(z^{(o)}_t), \qquad
+    c_t = f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t).
+
+Backpropagation through time is ordinary backpropagation on the unrolled graph. The gradient
+that reaches an early state is a product of one Jacobian per step,
+
+.. math::
+
+    \frac{\partial L}{\partial h_t} = \Big(\prod_{s=t+1}^{T}
+    \frac{\partial h_s}{\partial h_{s-1}}\Big)^{\!\top} \frac{\partial L}{\partial h_T},
+    \qquad \frac{\partial h_s}{\partial h_{s-1}} = \operatorname{diag}(1 - h_s^2)\, W_{hh}
+    \text{ (Elman)},
+
+which shrinks or grows geometrically with the distance :math:`T - t` (Bengio, Simard and
+Frasconi, 1994; Pascanu, Mikolov and Bengio, 2013). In the LSTM the path through the cell state
+multiplies by :math:`\operatorname{diag}(f_s)` instead, which the network can hold near 1.
+:func:`state_gradient_norms` measures :math:`\lVert \partial L / \partial h_t \rVert` for every
+step. A recurrence needs :math:`s_{t-1}` before :math:`s_t`: :math:`n`
 sequential steps for a sequence of length :math:`n`. Self-attention computes all positions with
 a few matrix products, :math:`O(n^2 d)` work but no chain of :math:`n` dependent steps;
 :func:`time_per_sequence` measures both.
@@ -54,8 +83,10 @@ from .autograd import Tensor, cross_entropy
 
 __all__ = [
     "MLP", "tokenize", "strip_newsgroup_header", "build_vocab", "encode", "TextClassifier",
-    "train_classifier", "predict", "time_per_sequence", "text8_characters", "CharVocab",
-    "CausalSelfAttention", "TinyGPT", "train_tiny_gpt", "lm_loss", "bigram_loss", "generate",
+    "train_classifier", "train_with_validation", "predict", "recurrent_weights", "rnn_cell",
+    "lstm_cell", "run_recurrent", "state_gradient_norms", "time_per_sequence",
+    "text8_characters", "CharVocab", "CausalSelfAttention", "TinyGPT", "train_tiny_gpt",
+    "lm_loss", "bigram_loss", "generate",
 ]
 
 
@@ -286,13 +317,8 @@ def _check_batch(ids, lengths):
     return ids, lengths
 
 
-def train_classifier(model, ids, lengths, labels, *, epochs: int = 10, learning_rate: float = 0.01,
-                     batch_size: int = 16, weight_decay: float = 0.0, seed: int | None = 0,
-                     progress: bool = False) -> list[float]:
-    """Train a :class:`TextClassifier` with Adam (Kingma and Ba, 2015) on the cross-entropy.
-
-    Returns the mean training loss of each epoch.
-    """
+def _training_setup(model, ids, lengths, labels, epochs, learning_rate, batch_size,
+                    weight_decay, seed):
     _check_model(model)
     ids, lengths = _check_batch(ids, lengths)
     labels = check_array("labels", labels, ndim=1, dtype=int)
@@ -303,24 +329,73 @@ def train_classifier(model, ids, lengths, labels, *, epochs: int = 10, learning_
     weight_decay = check_float("weight_decay", weight_decay, minimum=0.0)
     rng = np.random.default_rng(check_seed("seed", seed))
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    X, L, Y = torch.from_numpy(ids), torch.from_numpy(lengths), torch.from_numpy(labels)
-    history = []
+    data = torch.from_numpy(ids), torch.from_numpy(lengths), torch.from_numpy(labels)
+    return data, epochs, batch_size, rng, opt
+
+
+def _train_one_epoch(model, opt, data, batch_size, rng) -> float:
+    """One pass over the shuffled data in mini-batches; returns the mean training loss."""
+    X, L, Y = data
+    model.train()
+    order = torch.from_numpy(rng.permutation(len(Y)))
+    total = 0.0
+    for start in range(0, len(Y), batch_size):
+        idx = order[start:start + batch_size]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X[idx], L[idx]), Y[idx])
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+    model.eval()
+    return total / len(Y)
+
+
+def train_classifier(model, ids, lengths, labels, *, epochs: int = 10, learning_rate: float = 0.01,
+                     batch_size: int = 16, weight_decay: float = 0.0, seed: int | None = 0,
+                     progress: bool = False) -> list[float]:
+    """Train a :class:`TextClassifier` with Adam (Kingma and Ba, 2015) on the cross-entropy.
+
+    Returns the mean training loss of each epoch.
+    """
+    data, epochs, batch_size, rng, opt = _training_setup(
+        model, ids, lengths, labels, epochs, learning_rate, batch_size, weight_decay, seed)
     from tqdm.auto import tqdm
 
-    model.train()
+    return [_train_one_epoch(model, opt, data, batch_size, rng)
+            for _ in tqdm(range(epochs), desc="epochs", disable=not progress)]
+
+
+def train_with_validation(model, ids, lengths, labels, val_ids, val_lengths, val_labels, *,
+                          epochs: int = 10, learning_rate: float = 0.01, batch_size: int = 16,
+                          weight_decay: float = 0.0, seed: int | None = 0,
+                          keep_states: bool = True, progress: bool = False) -> dict:
+    """Train like :func:`train_classifier` and score the validation set after every epoch.
+
+    Returns a dict with ``"train_loss"``, ``"val_loss"`` and ``"val_accuracy"`` (one value per
+    epoch) and, with ``keep_states``, ``"states"``: a copy of the model's weights after each
+    epoch, so that the epoch chosen on validation data can be restored with
+    ``model.load_state_dict(run["states"][epoch - 1])`` without training again.
+    """
+    data, epochs, batch_size, rng, opt = _training_setup(
+        model, ids, lengths, labels, epochs, learning_rate, batch_size, weight_decay, seed)
+    val_ids, val_lengths = _check_batch(val_ids, val_lengths)
+    val_labels = check_array("val_labels", val_labels, ndim=1, dtype=int)
+    check_same_length(val_ids=val_ids, val_labels=val_labels)
+    if not isinstance(keep_states, bool):
+        raise TypeError(f"keep_states must be True or False, got {keep_states!r}")
+    VX, VL, VY = torch.from_numpy(val_ids), torch.from_numpy(val_lengths), torch.from_numpy(val_labels)
+    from tqdm.auto import tqdm
+
+    run = {"train_loss": [], "val_loss": [], "val_accuracy": [], "states": []}
     for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
-        order = torch.from_numpy(rng.permutation(len(Y)))
-        total = 0.0
-        for start in range(0, len(Y), batch_size):
-            idx = order[start:start + batch_size]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(X[idx], L[idx]), Y[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        history.append(total / len(Y))
-    model.eval()
-    return history
+        run["train_loss"].append(_train_one_epoch(model, opt, data, batch_size, rng))
+        with torch.no_grad():
+            scores = model(VX, VL)
+            run["val_loss"].append(float(torch.nn.functional.cross_entropy(scores, VY)))
+            run["val_accuracy"].append(float((scores.argmax(1) == VY).double().mean()))
+        if keep_states:
+            run["states"].append({k: v.detach().clone() for k, v in model.state_dict().items()})
+    return run
 
 
 def predict(model, ids, lengths) -> np.ndarray:
@@ -330,6 +405,154 @@ def predict(model, ids, lengths) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         return model(torch.from_numpy(ids), torch.from_numpy(lengths)).argmax(1).numpy()
+
+
+# ============================================================ recurrent cells from scratch
+_RECURRENT_TYPES = (nn.RNN, nn.LSTM, nn.RNNCell, nn.LSTMCell)
+
+
+def recurrent_weights(layer) -> dict[str, np.ndarray]:
+    """The weights of a one-layer torch ``RNN``/``LSTM`` (or ``RNNCell``/``LSTMCell``), as float64.
+
+    Returns ``{"W_ih", "W_hh", "b_ih", "b_hh"}`` with torch's shapes: ``(G*H, D)``, ``(G*H, H)``,
+    ``(G*H,)`` and ``(G*H,)``, where ``G`` is 1 for an RNN and 4 for an LSTM (gate blocks in the
+    order input, forget, cell candidate, output). :func:`rnn_cell`, :func:`lstm_cell` and
+    :func:`run_recurrent` take these arrays.
+    """
+    if not isinstance(layer, _RECURRENT_TYPES):
+        raise TypeError(f"layer must be a torch.nn.RNN, LSTM, RNNCell or LSTMCell, got "
+                        f"{type(layer).__name__}")
+    if isinstance(layer, (nn.RNN, nn.LSTM)):
+        if layer.num_layers != 1 or layer.bidirectional:
+            raise ValueError("layer must have one layer and one direction")
+        if getattr(layer, "proj_size", 0):
+            raise ValueError("an LSTM with proj_size is not supported")
+        suffix = "_l0"
+    else:
+        suffix = ""
+    if not layer.bias:
+        raise ValueError("layer must have biases (bias=True)")
+    if isinstance(layer, (nn.RNN, nn.RNNCell)) and layer.nonlinearity != "tanh":
+        raise ValueError(f"only the tanh RNN is supported, got nonlinearity={layer.nonlinearity!r}")
+    return {name: getattr(layer, f"{torch_name}{suffix}").detach().double().numpy().copy()
+            for name, torch_name in (("W_ih", "weight_ih"), ("W_hh", "weight_hh"),
+                                     ("b_ih", "bias_ih"), ("b_hh", "bias_hh"))}
+
+
+def _lift(name: str, value, ndim: int) -> Tensor:
+    if isinstance(value, Tensor):
+        if value.ndim != ndim:
+            raise ValueError(f"{name} must be {ndim}-D, got shape {value.shape}")
+        return value
+    return Tensor(check_array(name, value, ndim=ndim))
+
+
+def _cell_inputs(x, h, W_ih, W_hh, b_ih, b_hh, gates: int):
+    x, h = _lift("x", x, 2), _lift("h", h, 2)
+    W_ih, W_hh = _lift("W_ih", W_ih, 2), _lift("W_hh", W_hh, 2)
+    b_ih, b_hh = _lift("b_ih", b_ih, 1), _lift("b_hh", b_hh, 1)
+    n, hidden = h.shape
+    if x.shape[0] != n:
+        raise ValueError(f"x has {x.shape[0]} rows and h has {n}: one row per sequence in both")
+    if W_hh.shape != (gates * hidden, hidden):
+        raise ValueError(f"W_hh must have shape {(gates * hidden, hidden)} for a state of width "
+                         f"{hidden}, got {W_hh.shape}")
+    if W_ih.shape != (gates * hidden, x.shape[1]):
+        raise ValueError(f"W_ih must have shape {(gates * hidden, x.shape[1])}, got {W_ih.shape}")
+    for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if b.shape != (gates * hidden,):
+            raise ValueError(f"{name} must have shape {(gates * hidden,)}, got {b.shape}")
+    return x, h, W_ih, W_hh, b_ih, b_hh
+
+
+def rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh) -> Tensor:
+    """One step of an Elman RNN: ``tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
+
+    ``x`` is ``(n, D)`` (one input vector per sequence), ``h`` the ``(n, H)`` previous state;
+    NumPy arrays or :class:`~embedlab.autograd.Tensor` s. Returns the new state as a Tensor, so
+    that gradients flow back through it.
+    """
+    x, h, W_ih, W_hh, b_ih, b_hh = _cell_inputs(x, h, W_ih, W_hh, b_ih, b_hh, gates=1)
+    return (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).tanh()
+
+
+def lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh) -> tuple[Tensor, Tensor]:
+    """One step of an LSTM: the new hidden state ``h`` and cell state ``c`` (Tensors).
+
+    ``x`` is ``(n, D)``, ``h`` and ``c`` are ``(n, H)``; the weights have torch's layout (see
+    :func:`recurrent_weights`), four gate blocks of ``H`` rows in the order input, forget,
+    cell candidate, output.
+    """
+    x, h, W_ih, W_hh, b_ih, b_hh = _cell_inputs(x, h, W_ih, W_hh, b_ih, b_hh, gates=4)
+    c = _lift("c", c, 2)
+    if c.shape != h.shape:
+        raise ValueError(f"c must have the shape of h {h.shape}, got {c.shape}")
+    H = h.shape[1]
+    z = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh          # (n, 4H): all gates at once
+    i = z[:, 0:H].sigmoid()                             # input gate: how much to write
+    f = z[:, H:2 * H].sigmoid()                         # forget gate: how much to keep
+    g = z[:, 2 * H:3 * H].tanh()                        # candidate values
+    o = z[:, 3 * H:4 * H].sigmoid()                     # output gate: how much to show
+    c_new = f * c + i * g                               # additive update of the cell
+    return o * c_new.tanh(), c_new
+
+
+def run_recurrent(kind: str, x, weights: dict, h0=None, c0=None):
+    """Run :func:`rnn_cell` or :func:`lstm_cell` over a batch of sequences ``x`` ``(n, T, D)``.
+
+    ``weights`` is a dict as returned by :func:`recurrent_weights` (NumPy arrays or Tensors);
+    ``h0``/``c0`` default to zeros. Returns ``(hs, cs)``: the lists of the ``T`` hidden states
+    and, for an LSTM, of the ``T`` cell states (``None`` for an RNN), each ``(n, H)`` Tensor.
+    """
+    kind = check_choice("kind", kind, ("rnn", "lstm"))
+    if not isinstance(weights, dict) or set(weights) != {"W_ih", "W_hh", "b_ih", "b_hh"}:
+        raise ValueError("weights must be a dict with keys W_ih, W_hh, b_ih, b_hh "
+                         "(see recurrent_weights)")
+    x = _lift("x", x, 3)
+    n, T, _ = x.shape
+    if T == 0:
+        raise ValueError("x must hold at least one step (shape (n, T, D) with T >= 1)")
+    W_hh = weights["W_hh"]
+    hidden = W_hh.shape[1]
+    h = Tensor(np.zeros((n, hidden))) if h0 is None else _lift("h0", h0, 2)
+    c = Tensor(np.zeros((n, hidden))) if c0 is None else _lift("c0", c0, 2)
+    if kind == "rnn" and c0 is not None:
+        raise ValueError("c0 is only for kind='lstm'")
+    hs, cs = [], []
+    for t in range(T):
+        if kind == "rnn":
+            h = rnn_cell(x[:, t, :], h, **weights)
+        else:
+            h, c = lstm_cell(x[:, t, :], h, c, **weights)
+            cs.append(c)
+        hs.append(h)
+    return hs, (cs if kind == "lstm" else None)
+
+
+def state_gradient_norms(kind: str, weights: dict, x, loss_fn) -> np.ndarray:
+    r"""How much gradient reaches each state: :math:`\lVert \partial L / \partial h_t \rVert`.
+
+    Runs :func:`run_recurrent` on ``x`` ``(n, T, D)`` from zero states, computes the scalar
+    ``L = loss_fn(h_T)`` (a Tensor; ``loss_fn`` receives the last state as an ``(n, H)``
+    Tensor), backpropagates through time with :mod:`embedlab.autograd`, and returns the
+    ``(n, T)`` array of the norms of :math:`\partial L / \partial h_t` for each sequence and
+    step. Sequences do not interact, so row ``i`` is the gradient of sequence ``i``'s own loss
+    when ``L`` is a sum or mean over sequences.
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    if not isinstance(weights, dict) or set(weights) != {"W_ih", "W_hh", "b_ih", "b_hh"}:
+        raise ValueError("weights must be a dict with keys W_ih, W_hh, b_ih, b_hh "
+                         "(see recurrent_weights)")
+    params = {k: Tensor(check_array(k, v.data if isinstance(v, Tensor) else v), requires_grad=True)
+              for k, v in weights.items()}
+    hs, _ = run_recurrent(kind, x, params)
+    loss = loss_fn(hs[-1])
+    if not isinstance(loss, Tensor) or loss.data.size != 1:
+        raise ValueError("loss_fn must return a scalar Tensor computed from the last state")
+    loss.backward()
+    return np.stack([np.zeros(h.shape[0]) if h.grad is None else np.linalg.norm(h.grad, axis=1)
+                     for h in hs], axis=1)
 
 
 # ============================================================ recurrent vs attention timing
