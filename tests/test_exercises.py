@@ -4,7 +4,6 @@ master lists zero on its question, and the set has the kinds of questions that t
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 
@@ -90,9 +89,21 @@ def test_hidden_feedback_names_no_reference_and_no_value(assignment):
                 f"{name} {qname}: hidden feedback gives a value: {message!r}"
 
 
-def test_solution_scores_full_marks(assignment, root):
-    name, _, zip_path = assignment
-    report = grading.grade_notebook(root / "solutions" / f"{name}.ipynb", autograder=zip_path)
+@pytest.fixture(scope="module")
+def graded(assignment, root):
+    """The master graded once, with every listed cheat tried in the same kernel afterwards."""
+    name, student, zip_path = assignment
+    master = root / "solutions" / f"{name}.ipynb"
+    cheats = [(q.name, label, code) for q in grading.read_master(master)
+              for label, code in [(f"shortcut {i + 1}", c) for i, c in enumerate(q.shortcuts)]
+              + [(f"constant {i + 1}", c) for i, c in enumerate(q.constants)]]
+    report, results = grading.grade_variants(master, [(q, code) for q, _, code in cheats],
+                                             autograder=zip_path, learner=student)
+    return report, [(q, label, r) for (q, label, _), r in zip(cheats, results)]
+
+
+def test_solution_scores_full_marks(graded):
+    report, _ = graded
     assert report.possible > 0
     assert report.score == report.possible, report.to_text()
     assert not report.messages, report.messages
@@ -106,65 +117,18 @@ def test_untouched_exercise_scores_zero_on_every_question(assignment, root):
     assert not nonzero, f"untouched answers earn points: {nonzero}\n{report.to_text()}"
 
 
-# --------------------------------------------------------------------------------------------
-# Cheats: every shortcut and constant that a master lists must score zero on its question
-
-def cheat_submissions(master) -> list[tuple[nbformat.NotebookNode, dict[str, str]]]:
-    """Copies of a master with listed cheats in place of solutions.
-
-    Submission ``r`` puts the ``r``-th cheat (shortcuts first, then constants) of every
-    question that has one in place of the code of that question's solution cells: the first
-    solution cell gets the cheat, the others are emptied. Returns the notebooks with, for
-    each, the questions it cheats on and how ("shortcut 1", "constant 2", ...).
-    """
-    questions = grading.read_master(master)
-    nb = nbformat.read(master, as_version=4)
-    cheats = {q.name: [(f"shortcut {i + 1}", c) for i, c in enumerate(q.shortcuts)]
-              + [(f"constant {i + 1}", c) for i, c in enumerate(q.constants)] for q in questions}
-    solution_cells: dict[str, list[int]] = {q.name: [] for q in questions}
-    current, inside = None, False
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "raw":
-            if re.search(r"#\s*BEGIN QUESTION", cell.source, re.I):
-                current = re.search(r"name:\s*(\S+)", cell.source).group(1)
-            elif re.search(r"#\s*BEGIN SOLUTION", cell.source, re.I):
-                inside = True
-            elif re.search(r"#\s*END SOLUTION", cell.source, re.I):
-                inside = False
-        elif inside and cell.cell_type == "code" and current:
-            solution_cells[current].append(i)
-    out = []
-    for r in range(max((len(c) for c in cheats.values()), default=0)):
-        sub, what = copy.deepcopy(nb), {}
-        for qname, listed in cheats.items():
-            if r >= len(listed):
-                continue
-            cells = solution_cells[qname]
-            assert cells, f"{master.name} {qname}: no solution cell to put a cheat in"
-            label, code = listed[r]
-            for k, idx in enumerate(cells):
-                sub.cells[idx].source = code if k == 0 else ""
-            what[qname] = label
-        out.append((sub, what))
-    return out
-
-
-def test_listed_cheats_score_zero(assignment, root, tmp_path):
-    name, _, zip_path = assignment
-    master = root / "solutions" / f"{name}.ipynb"
-    questions = {q.name: q for q in grading.read_master(master)}
-    subs = cheat_submissions(master)
-    assert subs, f"{name}: the master lists no shortcut or constant to try"
-    for r, (nb, what) in enumerate(subs, start=1):
-        path = tmp_path / f"cheat{r}.ipynb"
-        nbformat.write(nb, path)
-        report = grading.grade_notebook(path, autograder=zip_path)
-        by_name = {q.name: q for q in report.questions}
-        scored = {q: f"{what[q]}: {by_name[q].score:g}" for q in what if by_name[q].score != 0}
-        assert not scored, f"{name}: cheats earn points: {scored}\n{report.to_text()}"
-        for qname, label in what.items():
-            if label == "shortcut 1" and "write" in questions[qname].kinds:
-                feedback = "\n".join(by_name[qname].feedback)
-                assert WRITE_PHRASE in feedback, \
-                    f"{name} {qname}: the first shortcut should hit a blocked reference " \
-                    f"and the feedback say so:\n{feedback}"
+def test_listed_cheats_score_zero(assignment, graded, root):
+    """Every shortcut and constant answer that the master lists scores zero on its question;
+    the first shortcut of a write question is stopped by a blocked reference."""
+    name, _, _ = assignment
+    _, tried = graded
+    assert tried, f"{name}: the master lists no shortcut or constant to try"
+    kinds = {q.name: q.kinds for q in grading.read_master(root / "solutions" / f"{name}.ipynb")}
+    scored = {f"{q} {label}": r.score for q, label, r in tried if r.score != 0}
+    assert not scored, f"{name}: cheats earn points: {scored}"
+    for q, label, r in tried:
+        if label == "shortcut 1" and "write" in kinds[q]:
+            feedback = "\n".join(r.feedback)
+            assert WRITE_PHRASE in feedback, \
+                f"{name} {q}: the first shortcut should hit a blocked reference and the " \
+                f"feedback say so:\n{feedback}"

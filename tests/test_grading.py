@@ -425,3 +425,27 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path, fake_root, zip_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "BrokenPipeError" not in err and "Traceback" not in err, err
+
+
+def test_variants_grade_like_whole_submissions(tmp_path, fake_root, solution_nb, zip_path):
+    """grade_variants, which the exercise tests use for listed cheats, agrees with grading
+    the whole submission that has the same answer in place of the solution."""
+    learner = fake_root / "exercises" / f"{NAME}.ipynb"
+    wrong = "def my_mse(y_true, y_pred):\n    return 0.0\n"
+    gap = "val_mse = 1.0\n"  # a constant answer to q4
+    report, results = grading.grade_variants(
+        fake_root / "solutions" / f"{NAME}.ipynb",
+        [("q1", _SHORTCUT), ("q1", wrong), ("q4", gap), ("q2", "pass\n")],
+        autograder=zip_path, learner=learner)
+    assert report.score == report.possible
+    whole = {}
+    for key, marker, code in [("shortcut", "def my_mse", _SHORTCUT), ("wrong", "def my_mse", wrong),
+                              ("gap", "X_tr, X_va", gap)]:
+        path = _write(_with_answer(solution_nb, marker, code), tmp_path / f"{key}.ipynb")
+        whole[key] = {q.name: q.score for q in
+                      grading.grade_notebook(path, autograder=zip_path).questions}
+    assert [r.score for r in results[:3]] == [whole["shortcut"]["q1"], whole["wrong"]["q1"],
+                                              whole["gap"]["q4"]]
+    assert results[1].score > 0, "a wrong but honest answer keeps its public-test point"
+    assert results[3].score == 0, "an unanswered question (stubs from the learner notebook)"
+    assert "write this one yourself" in "\n".join(results[0].feedback)

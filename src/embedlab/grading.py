@@ -39,7 +39,7 @@ from pathlib import Path
 __all__ = [
     "checker", "repo_root", "master_path", "build_assignment", "autograder_zip", "load_tests",
     "QuestionResult", "GradeReport", "grade_notebook", "grade_folder", "exercise_name_of",
-    "MasterQuestion", "read_master", "KINDS",
+    "MasterQuestion", "read_master", "KINDS", "grade_variants",
 ]
 
 CHECK_RE = re.compile(r"""grader\.check\(\s*["']([^"']+)["']\s*\)""")
@@ -632,8 +632,38 @@ def _parse(data: bytes):
         return None, f"{type(exc).__name__}: {first}"
 
 
+def grade_variants(notebook, variants, *, autograder: Path, learner=None,
+                   cell_timeout: float = 120.0, test_timeout: float = 60.0):
+    """Grade ``notebook``, then other answers to single questions, in the same kernel.
+
+    ``variants`` is a list of ``(question, code)``. After the notebook is graded as usual, for
+    each variant: the cells of that question in ``learner`` (the learner notebook, whose
+    answers are ``...``) run first, so the question starts from an unanswered state; then
+    ``code`` runs as a cell of the question (its blocked references switched off); then the
+    question's tests run; last, the notebook's own cells of the question run again, so the
+    next variant finds the notebook's state. Returns the notebook's :class:`GradeReport` and
+    one :class:`QuestionResult` per variant. This checks many answers (listed shortcuts and
+    constant answers) at the cost of one grading.
+    """
+    path = Path(notebook)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist or is not a file")
+    if not isinstance(variants, (list, tuple)) or not all(
+            isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, str) for x in v)
+            for v in variants):
+        raise TypeError("variants must be a list of (question, code) pairs of strings")
+    learner_cells = None
+    if learner is not None:
+        import nbformat
+
+        learner_cells = nbformat.read(str(learner), as_version=4).cells
+    return _grade_bytes(path.read_bytes(), str(path), path.stem, autograder=autograder,
+                        exercise=None, cell_timeout=cell_timeout, test_timeout=test_timeout,
+                        variants=list(variants), learner_cells=learner_cells)
+
+
 def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, cell_timeout,
-                 test_timeout, masters=None) -> GradeReport:
+                 test_timeout, masters=None, variants=None, learner_cells=None):
     t0 = time.monotonic()
     for arg, value in (("cell_timeout", cell_timeout), ("test_timeout", test_timeout)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
@@ -699,9 +729,45 @@ def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, ce
             kernel.activate(None)
             questions = [_run_question(kernel, qname, spec, notes[qname], test_timeout, cells,
                                        done, owner) for qname, spec in specs.items()]
+            if variants is not None:
+                results = [_run_variant(kernel, q, code, specs, cells, owner, skip,
+                                        learner_cells, cell_timeout, test_timeout, done)
+                           for q, code in variants]
         finally:
             kernel.shutdown()
-    return GradeReport(label, questions, messages, time.monotonic() - t0)
+    report = GradeReport(label, questions, messages, time.monotonic() - t0)
+    return report if variants is None else (report, results)
+
+
+def _run_variant(kernel, question, code, specs, cells, owner, skip, learner_cells,
+                 cell_timeout, test_timeout, done) -> QuestionResult:
+    if question not in specs:
+        raise ValueError(f"variant for unknown question {question!r}; known: {sorted(specs)}")
+
+    def run_cells(these, owners, skipped=()):
+        for i, cell in enumerate(these):
+            source = cell.get("source", "")
+            if (cell.get("cell_type") == "code" and owners[i] == question and i not in skipped
+                    and source.strip() and not _is_grader_cell(source)):
+                kernel.run(source, cell_timeout)
+
+    kernel.activate(question)
+    if learner_cells is not None:
+        run_cells(learner_cells, _question_of_cells(learner_cells))
+    res = kernel.run(code, cell_timeout)
+    notes = []
+    if res.status == "error":
+        notes.append(f"the answer raised {res.error}")
+    elif res.status != "ok":
+        notes.append(f"the answer did not finish ({res.status})")
+        _replay(kernel, cells, done, cell_timeout, owner)
+    kernel.activate(None)
+    result = _run_question(kernel, question, specs[question], notes, test_timeout, cells, done,
+                           owner)
+    kernel.activate(question)
+    run_cells(cells, owner, skip)
+    kernel.activate(None)
+    return result
 
 
 class _GuardedKernel:
