@@ -9,7 +9,8 @@ TORCH  := torch==2.13.0
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAY_USAGE_STATS_ENABLED=0
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # The chapters run under nbval, which also keeps their outputs for the book (see conftest.py);
-# two workers, whole groups each (see conftest.py: a notebook, an exercise set, a test file).
+# two workers, whole scopes each: a notebook (its cells share one kernel), an exercise set
+# (a class of tests/test_exercises.py), or a test file.
 PYTEST := $(OFFLINE) $(ONE_THREAD) $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: setup browser book test lab exercises bench clean
@@ -34,11 +35,11 @@ browser:                            ## headless Chromium for the book's browser 
 	else echo "Chromium is not installed (install chromium and chromium-driver, or run as root on Debian/Ubuntu): the browser test will be reported as skipped"; fi
 
 book: setup                         ## run every chapter (and its checks), then build the HTML book into _build/html
-	EMBEDLAB_REUSE_EXECUTED=1 $(PYTEST) -q -n 2 --dist loadgroup --nbval-lax chapters
+	EMBEDLAB_REUSE_EXECUTED=1 $(PYTEST) -q -n 2 --dist loadscope --nbval-lax chapters
 	$(OFFLINE) $(BIN)/python -m embedlab._site
 
 test: setup browser                 ## every test: package, chapters (nbval), exercises, grader; then the book in a browser
-	$(PYTEST) -n 2 --dist loadgroup --nbval-lax -m "not book" tests chapters
+	$(PYTEST) -n 2 --dist loadscope --nbval-lax -m "not book" tests chapters
 	$(PYTEST) -m book tests
 
 lab: setup                          ## JupyterLab on the repository; prints the address to open

@@ -46,29 +46,7 @@ def _fresh(notebook: Path) -> bool:
     return meta.get("source_sha256") == source_hash(notebook)
 
 
-def _group(item) -> str:
-    """The pytest-xdist group of a test (run with ``--dist loadgroup``).
-
-    A chapter's cells share one kernel, so a notebook is one group; each exercise set is a
-    group of its own (the sets are the slowest tests, and a file per worker would put them
-    all on one); the grader's tests are split in two; any other test file is one group.
-    """
-    path = Path(str(item.fspath))
-    if _is_nbval_cell(item):
-        return f"notebook:{path.name}"
-    if path.name == "test_exercises.py" and hasattr(item, "callspec"):
-        return f"exercises:{item.callspec.id.split('-')[0]}"
-    if path.name == "test_grading.py":
-        return f"grading:{sum(map(ord, item.name)) % 2}"
-    return f"file:{path.name}"
-
-
 def pytest_collection_modifyitems(session, config, items):
-    import pytest
-
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
     if os.environ.get("EMBEDLAB_REUSE_EXECUTED") != "1":
         return
     keep, skipped = [], []
