@@ -1,15 +1,15 @@
-"""embedlab.attention against torch: same inputs, same weights, float64, to 1e-6."""
+"""embedlab.attention against torch: same inputs, same weights, float64, to 1e-12."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from embedlab.attention import (MultiHeadAttention, TransformerEncoderBlock, causal_mask, gelu,
-                                layer_norm, padding_mask, scaled_dot_product_attention,
-                                sinusoidal_positional_encoding, softmax)
+from embedlab.attention import (MultiHeadAttention, TransformerDecoderBlock, TransformerEncoderBlock,
+                                causal_mask, gelu, layer_norm, padding_mask,
+                                scaled_dot_product_attention, sinusoidal_positional_encoding, softmax)
 
-TOL = 1e-6
+TOL = 1e-12
 
 
 def _t(a):
@@ -188,6 +188,90 @@ def test_encoder_block_matches_torch(rng, norm_first, activation):
     assert np.max(np.abs(ours - ref)) < TOL
 
 
+def test_mha_fully_padded_sequence_and_length_one_match_torch(rng):
+    """A sequence whose keys are all padding: no key may be read, so the heads give zeros and
+    the output is the output bias, as in torch's fused path (need_weights=False). Its other
+    path (need_weights=True) returns NaN there; the real sequences agree with both."""
+    mha, ours = _torch_mha(12, 3, seed=5)
+    x = rng.normal(size=(3, 4, 12))
+    keep = padding_mask([4, 0, 2], max_len=4)
+    out = ours(x, key_mask=keep)
+    ref, _ = mha(_t(x), _t(x), _t(x), key_padding_mask=torch.from_numpy(~keep), need_weights=False)
+    assert np.max(np.abs(out - ref.detach().numpy())) < TOL
+    assert np.array_equal(out[1], np.broadcast_to(ours.b_o, (4, 12)))
+    with_weights, _ = mha(_t(x), _t(x), _t(x), key_padding_mask=torch.from_numpy(~keep))
+    assert torch.isnan(with_weights[1]).all()
+    assert np.max(np.abs(out[[0, 2]] - with_weights[[0, 2]].detach().numpy())) < TOL
+    one = rng.normal(size=(2, 1, 12))  # a single position: its only key is itself
+    ref, _ = mha(_t(one), _t(one), _t(one), need_weights=False)
+    assert np.max(np.abs(ours(one, causal=True) - ref.detach().numpy())) < TOL
+
+
+def _torch_decoder(norm_first, activation, seed=0):
+    torch.manual_seed(seed)
+    layer = torch.nn.TransformerDecoderLayer(12, 3, dim_feedforward=20, dropout=0.0,
+                                             activation=activation, batch_first=True,
+                                             norm_first=norm_first, dtype=torch.float64)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # move biases and norms off their defaults
+    layer.eval()
+    block = TransformerDecoderBlock(12, 3, 20, activation=activation, norm_first=norm_first)
+    return layer, block.load_torch_state(layer.state_dict())
+
+
+@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
+def test_decoder_block_matches_torch(rng, norm_first, activation):
+    layer, block = _torch_decoder(norm_first, activation)
+    x, memory = rng.normal(size=(3, 5, 12)), rng.normal(size=(3, 7, 12))
+    tgt_keep, mem_keep = padding_mask([5, 5, 3]), padding_mask([7, 4, 1])
+    ref = layer(_t(x), _t(memory), tgt_mask=torch.from_numpy(~causal_mask(5)),
+                tgt_key_padding_mask=torch.from_numpy(~tgt_keep),
+                memory_key_padding_mask=torch.from_numpy(~mem_keep)).detach().numpy()
+    out, w_self, w_cross = block(x, memory, key_mask=tgt_keep, memory_key_mask=mem_keep,
+                                 return_weights=True)
+    assert np.max(np.abs(out - ref)) < TOL
+    assert w_self.shape == (3, 3, 5, 5) and w_cross.shape == (3, 3, 5, 7)
+    assert np.all(np.triu(w_self, 1) == 0)            # causal self-attention
+    assert np.all(w_cross[1, :, :, 4:] == 0)          # padded source positions get no weight
+    assert np.all(w_cross[2, :, :, 0] == 1)           # a one-token source takes all the weight
+    # Without the causal mask (a decoder that may read the whole target, as in BERT-style use).
+    ref = layer(_t(x), _t(memory)).detach().numpy()
+    assert np.max(np.abs(block(x, memory, causal=False) - ref)) < TOL
+
+
+def test_decoder_block_with_a_fully_padded_source_matches_torch(rng):
+    layer, block = _torch_decoder(False, "relu", seed=2)
+    x, memory = rng.normal(size=(2, 3, 12)), rng.normal(size=(2, 4, 12))
+    mem_keep = padding_mask([4, 0], max_len=4)  # the second source is empty
+    ref = layer(_t(x), _t(memory), tgt_mask=torch.from_numpy(~causal_mask(3)),
+                memory_key_padding_mask=torch.from_numpy(~mem_keep)).detach().numpy()
+    out = block(x, memory, memory_key_mask=mem_keep)
+    assert np.max(np.abs(out - ref)) < TOL
+    # An empty source contributes only the bias of the cross-attention's output projection.
+    changed = memory.copy()
+    changed[1] = rng.normal(size=(4, 12))
+    assert np.array_equal(block(x, changed, memory_key_mask=mem_keep)[1], out[1])
+
+
+def test_decoder_reads_the_whole_source_but_only_the_past_of_the_target(rng):
+    block = TransformerDecoderBlock(8, 2, 16, seed=3)
+    x, memory = rng.normal(size=(1, 6, 8)), rng.normal(size=(1, 5, 8))
+    keep = padding_mask([3], max_len=5)
+    base = block(x, memory, memory_key_mask=keep)
+    src = memory.copy()
+    src[0, 2] += 1.0                                   # the last real source token
+    moved = np.abs(block(x, src, memory_key_mask=keep) - base).max(axis=-1)[0]
+    assert np.all(moved > 1e-6)                        # every target position reads it
+    pad = memory.copy()
+    pad[0, 3:] = rng.normal(size=(2, 8))               # padded source positions
+    assert np.array_equal(block(x, pad, memory_key_mask=keep), base)
+    tgt = x.copy()
+    tgt[0, 4] += 1.0                                   # target position 4
+    moved = np.abs(block(tgt, memory, memory_key_mask=keep) - base).max(axis=-1)[0]
+    assert np.all(moved[:4] < 1e-12) and np.all(moved[4:] > 1e-6)
+
+
 # ------------------------------------------------------------------ bad inputs
 def test_bad_inputs_raise():
     q = np.zeros((2, 3))
@@ -236,3 +320,36 @@ def test_bad_inputs_raise():
         TransformerEncoderBlock(8, 2, 16, activation="tanh")
     with pytest.raises(ValueError, match="only -inf"):
         softmax([1.0, np.nan])
+
+
+def test_decoder_block_bad_inputs_raise():
+    block = TransformerDecoderBlock(8, 2, 16)
+    x = np.zeros((2, 3, 8))
+    with pytest.raises(ValueError, match="memory must have the batch size and width of x"):
+        block(x, np.zeros((1, 4, 8)))
+    with pytest.raises(ValueError, match="memory must have the batch size and width of x"):
+        block(x, np.zeros((2, 4, 6)))
+    with pytest.raises(ValueError, match="memory must be 3-D"):
+        block(x, np.zeros((4, 8)))
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        block(x, np.zeros((2, 4, 8)), causal="yes")
+    with pytest.raises(ValueError, match="key_mask must be a boolean array"):
+        block(x, np.zeros((2, 4, 8)), memory_key_mask=np.ones((2, 3), dtype=bool))
+    with pytest.raises(ValueError, match="must divide d_model"):
+        TransformerDecoderBlock(8, 3, 16)
+    with pytest.raises(ValueError, match="d_ff must be >= 1"):
+        TransformerDecoderBlock(8, 2, 0)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        TransformerDecoderBlock(8, 2, 16, activation="tanh")
+    with pytest.raises(TypeError, match="norm_first must be True or False"):
+        TransformerDecoderBlock(8, 2, 16, norm_first=1)
+    with pytest.raises(TypeError, match="state must be a mapping"):
+        block.load_torch_state([1, 2])
+    layer = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True)
+    state = dict(layer.state_dict())
+    del state["norm3.bias"]
+    with pytest.raises(ValueError, match="state lacks"):
+        block.load_torch_state(state)
+    wide = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=32, batch_first=True)
+    with pytest.raises(ValueError, match="linear1.weight must have shape"):
+        block.load_torch_state(wide.state_dict())

@@ -1,4 +1,4 @@
-r"""Attention and the transformer encoder block, from scratch in NumPy (float64).
+r"""Attention and the transformer encoder and decoder blocks, from scratch in NumPy (float64).
 
 **Scaled dot-product attention** (Vaswani et al., 2017). Queries :math:`Q \in \mathbb{R}^{n
 \times d_k}` are compared with keys :math:`K \in \mathbb{R}^{m \times d_k}`; each query receives
@@ -50,6 +50,23 @@ W_2^\top + b_2`. In the original "post-norm" order, :math:`x \leftarrow \operato
 the "pre-norm" order, :math:`x \leftarrow x + \operatorname{MHA}(\operatorname{LN}(x))`, trains
 more stably in deep stacks (Xiong et al., 2020). Both match ``torch.nn.TransformerEncoderLayer``
 (``norm_first=False`` / ``True``) with dropout switched off.
+
+**Cross-attention and the decoder block** (Vaswani et al., 2017). In an encoder-decoder model
+the decoder reads its own sequence :math:`X` (the target so far) and the encoder's output
+:math:`M` (the "memory"). Its block has three residual sublayers: causal self-attention over
+:math:`X`; **cross-attention**, whose queries come from the decoder and whose keys and values
+come from the memory,
+
+.. math::
+
+    \operatorname{CrossAttention}(X, M) = \operatorname{MHA}(X_q = X,\; X_k = X_v = M),
+
+with a padding mask on the memory but no causal mask (the whole source is known); and the
+feed-forward network. Post-norm: :math:`x \leftarrow \operatorname{LN}(x +
+\operatorname{MHA}_\text{causal}(x))`, :math:`x \leftarrow \operatorname{LN}(x +
+\operatorname{MHA}(x, M))`, :math:`x \leftarrow \operatorname{LN}(x + \operatorname{FFN}(x))`;
+pre-norm puts each LN inside the residual branch. Both match
+``torch.nn.TransformerDecoderLayer`` with dropout switched off.
 """
 
 from __future__ import annotations
@@ -63,7 +80,7 @@ from ._checks import check_array, check_choice, check_float, check_int, check_se
 __all__ = [
     "softmax", "causal_mask", "padding_mask", "scaled_dot_product_attention",
     "MultiHeadAttention", "sinusoidal_positional_encoding", "layer_norm", "gelu",
-    "TransformerEncoderBlock",
+    "TransformerEncoderBlock", "TransformerDecoderBlock",
 ]
 
 
@@ -184,8 +201,15 @@ def scaled_dot_product_attention(query, key, value, mask=None, *, causal: bool =
 
 
 def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    y = x @ w.T
-    return y if b is None else y + b
+    """``x W^T + b`` over the last axis of ``x``, with ``W`` in torch's ``(out, in)`` layout.
+
+    The leading (batch, position) axes are merged first: NumPy multiplies a 3-D array by a
+    matrix as a stack of small products, and one large 2-D product is much faster.
+    """
+    y = x.reshape(-1, x.shape[-1]) @ w.T
+    if b is not None:
+        y += b
+    return y.reshape(*x.shape[:-1], w.shape[0])
 
 
 class MultiHeadAttention:
@@ -328,7 +352,10 @@ def _layer_norm(x: np.ndarray, gamma, beta, eps: float) -> np.ndarray:
     """Layer normalisation without argument checks, keeping the dtype of ``x`` (hot paths)."""
     centred = x - x.mean(axis=-1, keepdims=True)
     var = np.mean(centred * centred, axis=-1, keepdims=True)
-    return centred / np.sqrt(var + eps) * gamma + beta
+    centred /= np.sqrt(var + eps)  # in place: no temporary arrays in the hot path
+    centred *= gamma
+    centred += beta
+    return centred
 
 
 def gelu(x) -> np.ndarray:
@@ -337,10 +364,58 @@ def gelu(x) -> np.ndarray:
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """The exact GELU without argument checks, keeping the dtype of ``x`` (hot paths)."""
+    """The exact GELU without argument checks, keeping the dtype of ``x`` (hot paths).
+
+    In float32, :math:`\\Phi` comes from :func:`_normal_cdf_float32`, as accurate as float32
+    allows and several times faster than SciPy's ``erf``; other dtypes use SciPy's ``erf``.
+    """
+    if x.dtype == np.float32:
+        # In blocks that fit the processor's cache: the twenty passes of the formula then
+        # read fast memory instead of main memory.
+        out = np.empty(x.shape, dtype=np.float32)  # C order, so that reshape is a view
+        flat, flat_out = x.reshape(-1), out.reshape(-1)
+        for start in range(0, flat.size, 1 << 16):
+            part = flat[start:start + (1 << 16)]
+            np.multiply(part, _normal_cdf_float32(part), out=flat_out[start:start + (1 << 16)])
+        return out
     from scipy.special import erf
 
     return 0.5 * x * (1.0 + erf(x * x.dtype.type(1.0 / math.sqrt(2.0))))
+
+
+# Abramowitz and Stegun (1964), formula 7.1.26: for z >= 0,
+# erf(z) = 1 - (a1 t + a2 t^2 + a3 t^3 + a4 t^4 + a5 t^5) exp(-z^2) + e(z), t = 1 / (1 + p z),
+# with |e(z)| <= 1.5e-7 (about one unit in the last place of float32 near 1).
+_AS_P = 0.3275911
+_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def _normal_cdf_float32(x: np.ndarray) -> np.ndarray:
+    """The standard normal CDF of a float32 array, from formula 7.1.26 of Abramowitz and Stegun.
+
+    With :math:`z = |x| / \\sqrt 2`, :math:`\\Phi(-|x|) = \\operatorname{erfc}(z) / 2 \\approx
+    \\tfrac12 (a_1 t + \\dots + a_5 t^5) e^{-x^2/2}`; then :math:`\\Phi(x) = 1 - \\Phi(-|x|)`
+    for :math:`x \\ge 0` and :math:`\\Phi(-|x|)` for :math:`x < 0`. Every step is a
+    vectorised float32 operation, without branches.
+    """
+    f = np.float32
+    a = np.abs(x)
+    t = a * f(_AS_P / math.sqrt(2.0))
+    t += f(1.0)
+    np.reciprocal(t, out=t)
+    tail = t * f(_AS_A[4] / 2)
+    for coef in _AS_A[3::-1]:  # Horner's rule: ((a5 t + a4) t + a3) t + ... then times t
+        tail += f(coef / 2)
+        tail *= t
+    with np.errstate(over="ignore"):  # |x| > 1e19: x^2 = inf, exp(-inf) = 0, as it should
+        np.square(a, out=a)
+    a *= f(-0.5)
+    np.exp(a, out=a)
+    tail *= a  # Phi(-|x|)
+    np.subtract(f(0.5), tail, out=tail)  # Phi(x) = 1/2 + sign(x) (1/2 - Phi(-|x|))
+    np.copysign(tail, x, out=tail)
+    tail += f(0.5)
+    return tail
 
 
 class TransformerEncoderBlock:
@@ -354,13 +429,18 @@ class TransformerEncoderBlock:
     norm_first : pre-norm order if ``True``, post-norm (the 2017 original) if ``False``.
     eps : epsilon of the two layer norms.
     seed : seed of the random initial weights.
+    dtype : ``"float64"`` (exact comparisons) or ``"float32"`` (half the memory, faster, the
+        precision pretrained models such as BERT run in). The block computes in this dtype
+        whatever the dtype of its input and weights.
 
     Attributes: ``attn`` (a :class:`MultiHeadAttention`), ``w1 (d_ff, d)``, ``b1``,
     ``w2 (d, d_ff)``, ``b2``, ``ln1_gamma``, ``ln1_beta``, ``ln2_gamma``, ``ln2_beta``.
     """
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, *, activation: str = "relu",
-                 norm_first: bool = False, eps: float = 1e-5, seed: int | None = 0):
+                 norm_first: bool = False, eps: float = 1e-5, seed: int | None = 0,
+                 dtype: str = "float64"):
+        self.dtype = np.dtype(check_choice("dtype", dtype, ("float32", "float64")))
         self.attn = MultiHeadAttention(d_model, num_heads, seed=seed)
         d = self.attn.d_model
         self.d_ff = check_int("d_ff", d_ff, minimum=1)
@@ -377,20 +457,217 @@ class TransformerEncoderBlock:
         self.ln1_gamma, self.ln1_beta = np.ones(d), np.zeros(d)
         self.ln2_gamma, self.ln2_beta = np.ones(d), np.zeros(d)
 
+    def _cast(self, a):
+        """A weight in the block's dtype (no copy when it already is)."""
+        return None if a is None else np.asarray(a, dtype=self.dtype)
+
     def feed_forward(self, x: np.ndarray) -> np.ndarray:
         """The position-wise two-layer network, applied to every position independently."""
-        h = _linear(x, self.w1, self.b1)
-        h = np.maximum(h, 0.0) if self.activation == "relu" else gelu(h)
-        return _linear(h, self.w2, self.b2)
+        h = _linear(x, self._cast(self.w1), self._cast(self.b1))
+        h = np.maximum(h, 0.0, out=h) if self.activation == "relu" else _gelu(h)
+        return _linear(h, self._cast(self.w2), self._cast(self.b2))
+
+    def mask_bias(self, n: int, key_mask=None, causal: bool = False) -> np.ndarray:
+        """The attention mask as an array to add to the scores: 0 where a query may read a
+        key, -inf where it may not. Shape ``(batch or 1, 1, n or 1, n)``.
+
+        ``key_mask`` (``(batch, n)`` booleans, ``True`` for real tokens) forbids the padding
+        keys; ``causal`` forbids the keys to the right of each query.
+        """
+        n = check_int("n", n, minimum=0)
+        if not isinstance(causal, bool):
+            raise TypeError(f"causal must be True or False, got {causal!r}")
+        allowed = np.ones((1, 1, 1, n), dtype=bool)  # (batch, head, query, key)
+        if key_mask is not None:
+            key_mask = np.asarray(key_mask)
+            if key_mask.dtype != bool or key_mask.ndim != 2 or key_mask.shape[1] != n:
+                raise ValueError(f"key_mask must be a boolean array of shape (batch, {n}), got "
+                                 f"{key_mask.dtype} {key_mask.shape}")
+            allowed = key_mask[:, None, None, :]
+        if causal:
+            allowed = allowed & np.tri(n, dtype=bool)  # query t reads keys 0..t only
+        return np.where(allowed, self.dtype.type(0.0), self.dtype.type(-np.inf))
+
+    def self_attention(self, x, *, key_mask=None, causal: bool = False,
+                       return_weights: bool = False):
+        """Multi-head self-attention of ``x`` ``(batch, n, d_model)`` with the weights of ``attn``.
+
+        The same numbers as ``self.attn(x, key_mask=key_mask, causal=causal)``, computed in
+        the block's dtype. With ``return_weights`` the attention weights
+        ``(batch, heads, n, n)`` are returned too.
+        """
+        x = check_array("x", x, ndim=3).astype(self.dtype, copy=False)
+        bias = self.mask_bias(x.shape[1], key_mask, causal)
+        if bias.shape[0] not in (1, x.shape[0]):
+            raise ValueError(f"key_mask has {bias.shape[0]} rows, x has {x.shape[0]}")
+        return self._attend(x, bias, return_weights)
+
+    def _attend(self, x: np.ndarray, bias: np.ndarray, return_weights: bool = False):
+        """Multi-head self-attention without checks; ``bias`` comes from :meth:`mask_bias`."""
+        a, (b, n, _) = self.attn, x.shape
+        q, k, v = (a._split_heads(_linear(x, self._cast(w), self._cast(w_bias)))
+                   for w, w_bias in ((a.w_q, a.b_q), (a.w_k, a.b_k), (a.w_v, a.b_v)))
+        scores = q @ k.transpose(0, 1, 3, 2)  # (batch, heads, n, n)
+        scores *= self.dtype.type(1.0 / math.sqrt(a.head_dim))
+        scores += bias  # -inf on the keys a query may not read
+        weights = _softmax_last_inplace(scores) if scores.size else scores
+        heads = (weights @ v).transpose(0, 2, 1, 3).reshape(b, n, a.d_model)
+        out = _linear(heads, self._cast(a.w_o), self._cast(a.b_o))
+        return (out, weights) if return_weights else out
 
     def __call__(self, x, *, key_mask=None, causal: bool = False) -> np.ndarray:
         """Apply the block to ``x`` ``(batch, n, d_model)``; ``key_mask`` as in
-        :meth:`MultiHeadAttention.__call__`."""
-        x = check_array("x", x, ndim=3)
-        ln1 = lambda t: layer_norm(t, self.ln1_gamma, self.ln1_beta, self.eps)  # noqa: E731
-        ln2 = lambda t: layer_norm(t, self.ln2_gamma, self.ln2_beta, self.eps)  # noqa: E731
+        :meth:`MultiHeadAttention.__call__`. The result has the block's ``dtype``."""
+        x = check_array("x", x, ndim=3).astype(self.dtype, copy=False)
+        bias = self.mask_bias(x.shape[1], key_mask, causal)
+        if bias.shape[0] not in (1, x.shape[0]):
+            raise ValueError(f"key_mask has {bias.shape[0]} rows, x has {x.shape[0]}")
+        g1, b1, g2, b2 = map(self._cast, (self.ln1_gamma, self.ln1_beta, self.ln2_gamma, self.ln2_beta))
+        ln1 = lambda t: _layer_norm(t, g1, b1, self.eps)  # noqa: E731
+        ln2 = lambda t: _layer_norm(t, g2, b2, self.eps)  # noqa: E731
+        attend = lambda t: self._attend(t, bias)  # noqa: E731
         if self.norm_first:
-            x = x + self.attn(ln1(x), key_mask=key_mask, causal=causal)
+            x = x + attend(ln1(x))
             return x + self.feed_forward(ln2(x))
-        x = ln1(x + self.attn(x, key_mask=key_mask, causal=causal))
+        x = ln1(x + attend(x))
         return ln2(x + self.feed_forward(x))
+
+
+class TransformerDecoderBlock:
+    """One transformer decoder layer: causal self-attention, cross-attention, feed-forward.
+
+    The decoder layer of an encoder-decoder transformer, without dropout. Its second sublayer
+    is **cross-attention**: queries from the decoder's sequence ``x``, keys and values from
+    ``memory``, the encoder's output. It equals ``torch.nn.TransformerDecoderLayer`` (same
+    ``norm_first`` and activation, dropout off) once :meth:`load_torch_state` has copied that
+    layer's weights.
+
+    Parameters
+    ----------
+    d_model, num_heads, d_ff, activation, norm_first, eps : as in
+        :class:`TransformerEncoderBlock`.
+    seed : seed of the random initial weights.
+
+    Attributes: ``self_attn`` and ``cross_attn`` (:class:`MultiHeadAttention`), ``w1 (d_ff, d)``,
+    ``b1``, ``w2 (d, d_ff)``, ``b2``, and the gains and biases of the three layer norms
+    ``ln1_gamma``, ``ln1_beta``, ..., ``ln3_beta``.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, *, activation: str = "relu",
+                 norm_first: bool = False, eps: float = 1e-5, seed: int | None = 0):
+        seed = check_seed("seed", seed)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, seed=seed)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads,
+                                             seed=None if seed is None else seed + 1)
+        d = self.self_attn.d_model
+        self.d_ff = check_int("d_ff", d_ff, minimum=1)
+        self.activation = check_choice("activation", activation, ("relu", "gelu"))
+        if not isinstance(norm_first, bool):
+            raise TypeError(f"norm_first must be True or False, got {norm_first!r}")
+        self.norm_first = norm_first
+        self.eps = check_float("eps", eps, minimum=0.0, strict_min=True)
+        rng = np.random.default_rng(None if seed is None else seed + 2)
+        self.w1 = rng.uniform(-1, 1, (self.d_ff, d)) / np.sqrt(d)
+        self.b1 = np.zeros(self.d_ff)
+        self.w2 = rng.uniform(-1, 1, (d, self.d_ff)) / np.sqrt(self.d_ff)
+        self.b2 = np.zeros(d)
+        for k in (1, 2, 3):
+            setattr(self, f"ln{k}_gamma", np.ones(d))
+            setattr(self, f"ln{k}_beta", np.zeros(d))
+
+    @property
+    def d_model(self) -> int:
+        return self.self_attn.d_model
+
+    def feed_forward(self, x: np.ndarray) -> np.ndarray:
+        """The position-wise two-layer network, applied to every position independently."""
+        h = _linear(x, self.w1, self.b1)
+        h = np.maximum(h, 0.0) if self.activation == "relu" else _gelu(h)
+        return _linear(h, self.w2, self.b2)
+
+    def _norm(self, k: int, x: np.ndarray) -> np.ndarray:
+        return _layer_norm(x, getattr(self, f"ln{k}_gamma"), getattr(self, f"ln{k}_beta"), self.eps)
+
+    def __call__(self, x, memory, *, key_mask=None, memory_key_mask=None, causal: bool = True,
+                 return_weights: bool = False):
+        """Apply the block to the target ``x`` ``(batch, n, d)`` given ``memory`` ``(batch, m, d)``.
+
+        ``key_mask`` ``(batch, n)`` and ``memory_key_mask`` ``(batch, m)`` are booleans, ``True``
+        for real tokens (see :func:`padding_mask`; torch's ``tgt_key_padding_mask`` and
+        ``memory_key_padding_mask`` are their negations). ``causal`` (default ``True``) lets
+        target position ``i`` read target positions ``0..i`` only; cross-attention has no
+        causal mask. With ``return_weights``, returns ``(out, self_weights, cross_weights)``
+        with the per-head weights ``(batch, heads, n, n)`` and ``(batch, heads, n, m)``.
+        """
+        x = check_array("x", x, ndim=3)
+        memory = check_array("memory", memory, ndim=3)
+        if memory.shape[0] != x.shape[0] or memory.shape[2] != x.shape[2]:
+            raise ValueError(f"memory must have the batch size and width of x, got x {x.shape} "
+                             f"and memory {memory.shape}")
+        for name, flag in (("causal", causal), ("return_weights", return_weights)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+
+        def self_attention(t):
+            return self.self_attn(t, key_mask=key_mask, causal=causal, return_weights=True)
+
+        def cross_attention(t):  # queries from the decoder, keys and values from the memory
+            return self.cross_attn(t, memory, memory, key_mask=memory_key_mask,
+                                   return_weights=True)
+
+        if self.norm_first:
+            a, w_self = self_attention(self._norm(1, x))
+            x = x + a
+            c, w_cross = cross_attention(self._norm(2, x))
+            x = x + c
+            x = x + self.feed_forward(self._norm(3, x))
+        else:
+            a, w_self = self_attention(x)
+            x = self._norm(1, x + a)
+            c, w_cross = cross_attention(x)
+            x = self._norm(2, x + c)
+            x = self._norm(3, x + self.feed_forward(x))
+        return (x, w_self, w_cross) if return_weights else x
+
+    def load_torch_state(self, state) -> "TransformerDecoderBlock":
+        """Copy the weights of a ``torch.nn.TransformerDecoderLayer`` from its ``state_dict()``.
+
+        ``state`` maps torch's parameter names (``self_attn.in_proj_weight``,
+        ``multihead_attn.out_proj.bias``, ``linear1.weight``, ``norm3.bias``, ...) to tensors or
+        arrays. The layer must have biases and the block's width and feed-forward width.
+        """
+        if not hasattr(state, "keys"):
+            raise TypeError(f"state must be a mapping of parameter names to arrays, got "
+                            f"{type(state).__name__}")
+        names = [f"{a}.{p}" for a in ("self_attn", "multihead_attn")
+                 for p in ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")]
+        names += [f"linear{k}.{p}" for k in (1, 2) for p in ("weight", "bias")]
+        names += [f"norm{k}.{p}" for k in (1, 2, 3) for p in ("weight", "bias")]
+        missing = [n for n in names if n not in state]
+        if missing:
+            raise ValueError(f"state lacks {missing}; pass the state_dict() of a "
+                             f"TransformerDecoderLayer with biases")
+
+        def arr(name):
+            v = state[name]
+            v = v.detach().cpu().numpy() if hasattr(v, "detach") else v
+            return check_array(name, v)
+
+        for ours, theirs in ((self.self_attn, "self_attn"), (self.cross_attn, "multihead_attn")):
+            ours.set_weights(arr(f"{theirs}.in_proj_weight"), arr(f"{theirs}.out_proj.weight"),
+                             arr(f"{theirs}.in_proj_bias"), arr(f"{theirs}.out_proj.bias"))
+        d, f = self.d_model, self.d_ff
+        shapes = {"linear1.weight": (f, d), "linear1.bias": (f,), "linear2.weight": (d, f),
+                  "linear2.bias": (d,)}
+        shapes.update({f"norm{k}.{p}": (d,) for k in (1, 2, 3) for p in ("weight", "bias")})
+        values = {}
+        for name, shape in shapes.items():
+            values[name] = arr(name)
+            if values[name].shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {values[name].shape}")
+        self.w1, self.b1 = values["linear1.weight"].copy(), values["linear1.bias"].copy()
+        self.w2, self.b2 = values["linear2.weight"].copy(), values["linear2.bias"].copy()
+        for k in (1, 2, 3):
+            setattr(self, f"ln{k}_gamma", values[f"norm{k}.weight"].copy())
+            setattr(self, f"ln{k}_beta", values[f"norm{k}.bias"].copy())
+        return self
