@@ -2,8 +2,10 @@
 
 One batch of 32 real sentences (the first sentences of the Lee background corpus, padded to
 the longest, truncated at 128 tokens) through all-MiniLM-L6-v2, in float32, no gradients.
-Each side runs a warm-up, then the best of several repeats is kept; the script prints both
-times and their ratio (ours / transformers) in one run. The issue aims for a ratio under 2.
+Each side runs a warm-up, then the two sides take turns for several repeats (so that a burst
+of load on a shared machine hits both) and the best time of each is kept; the script prints
+both times and their ratio (ours / transformers) in one run. The aim is a ratio of at most
+1.5. It prints, does not assert: timings on a shared machine are noise, not tests.
 
 Run: ``.venv/bin/python benchmarks/bench_bert.py [--repeats 5] [--batch 32] [--threads N]``
 
@@ -25,14 +27,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 
-def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up (allocations, thread pools)
-    times = []
+def best_times(fns, repeats: int) -> list[float]:
+    """Best wall-clock time of each function, the functions taking turns."""
+    for fn in fns:
+        fn()  # warm-up (allocations, thread pools)
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for fn, out in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [min(t) for t in times]
 
 
 def sentences(n: int) -> list[str]:
@@ -78,18 +83,18 @@ def main(argv=None) -> float:
         with torch.inference_mode():
             return theirs(**tensors, output_hidden_states=True)
 
-    diff = max(float(np.abs(a - b.numpy()).max())
+    real = enc["attention_mask"].astype(bool)
+    diff = max(float(np.abs(a - b.numpy())[real].max())
                for a, b in zip(run_ours(), run_theirs().hidden_states))
-    t_ours = best_time(run_ours, args.repeats)
-    t_theirs = best_time(run_theirs, args.repeats)
+    t_ours, t_theirs = best_times([run_ours, run_theirs], args.repeats)
     ratio = t_ours / t_theirs
     shape = tuple(enc["input_ids"].shape)
     print(f"batch {shape[0]} x {shape[1]} tokens, torch threads {torch.get_num_threads()}, "
           f"best of {args.repeats}")
-    print(f"max abs difference of hidden states: {diff:.2e}")
+    print(f"max abs difference of hidden states (real tokens): {diff:.2e}")
     print(f"numpy (embedlab.bert): {t_ours * 1e3:8.1f} ms")
     print(f"transformers BertModel: {t_theirs * 1e3:8.1f} ms")
-    print(f"ratio ours / transformers: {ratio:.2f}  (aim: under 2)")
+    print(f"ratio ours / transformers: {ratio:.2f}  (aim: at most 1.5)")
     return ratio
 
 

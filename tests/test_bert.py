@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from embedlab import bert  # noqa: E402
+from embedlab.attention import TransformerEncoderBlock  # noqa: E402
 from embedlab.data import pretrained_model_path  # noqa: E402
 
 # Sentences of very different lengths, so that the batch carries a lot of padding.
@@ -43,8 +44,19 @@ def ours32():
 
 
 @pytest.fixture(scope="module")
+def ours64():
+    return bert.NumpyBert.from_pretrained(dtype="float64")
+
+
+@pytest.fixture(scope="module")
 def batch(tokenizer):
     return tokenizer(SENTENCES, padding=True, return_tensors="np")
+
+
+def _weights():
+    from safetensors.numpy import load_file
+
+    return load_file(str(pretrained_model_path() / "model.safetensors"))
 
 
 def _reference_states(model, enc, dtype=torch.float32):
@@ -67,37 +79,75 @@ def test_config_matches_transformers(reference):
     assert cfg.layer_norm_eps == ref.layer_norm_eps
 
 
+def test_the_model_is_a_stack_of_chapter_7_blocks(ours32):
+    assert len(ours32.blocks) == ours32.config.num_hidden_layers
+    for block in ours32.blocks:
+        assert isinstance(block, TransformerEncoderBlock)
+        assert (block.activation, block.norm_first, block.eps) == ("gelu", False, 1e-12)
+        assert block.dtype == np.float32 and block.w1.dtype == np.float32
+        assert block.attn.num_heads == ours32.config.num_attention_heads
+
+
 def test_every_layer_matches_transformers_float32(ours32, reference, batch):
-    mask = batch["attention_mask"]
-    assert (mask == 0).any(), "the batch must contain padding"
-    states = ours32.forward(batch["input_ids"], mask, batch["token_type_ids"])
+    """Real tokens agree to 1e-4 on every layer (a few 1e-6 measured).
+
+    Padding positions are compared in float64 below, not here: a few of them are so
+    sensitive to rounding (see test_padding_positions_are_ill_conditioned) that transformers'
+    own float32 pass lies about 1e-4 from its float64 pass there, so no float32 code that
+    rounds differently can match it at 1e-4.
+    """
+    mask = batch["attention_mask"].astype(bool)
+    assert (~mask).any(), "the batch must contain padding"
+    states = ours32.forward(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     ref, _ = _reference_states(reference, batch)
     assert len(states) == len(ref) == reference.config.num_hidden_layers + 1
     for i, (a, b) in enumerate(zip(states, ref)):
         assert a.shape == b.shape
         assert a.dtype == np.float32
-        # every position, padding included
-        assert np.max(np.abs(a - b)) < 1e-4, f"layer {i}"
+        assert np.max(np.abs(a - b)[mask]) < 1e-4, f"layer {i}"
 
 
-def test_every_layer_matches_transformers_float64(reference, batch):
-    ours = bert.NumpyBert.from_pretrained(dtype="float64")
-    states = ours.forward(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+def test_every_layer_matches_transformers_float64(ours64, reference, batch):
+    """Every position, padding included: the arithmetic is the same, only rounding differs."""
+    states = ours64.forward(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     ref, _ = _reference_states(reference, batch, torch.float64)
     for i, (a, b) in enumerate(zip(states, ref)):
         assert a.dtype == np.float64
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9, err_msg=f"layer {i}")
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10, err_msg=f"layer {i}")
 
 
-def test_causal_mask_matches_transformers_decoder(ours32, batch):
+def test_padding_positions_are_ill_conditioned(ours64, batch):
+    """Why padding is left out of the float32 comparison: nudge every layer-0 vector by a
+    random 1e-7 (the size of float32 rounding); the last layer moves far more at some
+    padding positions than at any real token."""
+    mask = batch["attention_mask"].astype(bool)
+    h0 = ours64.forward(batch["input_ids"], batch["attention_mask"])[0]
+    noise = np.random.default_rng(0).normal(size=h0.shape) * 1e-7
+
+    def last(h):
+        for block in ours64.blocks:
+            h = block(h, key_mask=mask)
+        return h
+
+    moved = np.linalg.norm(last(h0 + noise) - last(h0), axis=-1) / np.linalg.norm(noise, axis=-1)
+    assert moved[~mask].max() > 5 * moved[mask].max()
+
+
+def test_causal_mask_matches_transformers_decoder(ours32, ours64, batch):
     """BertModel with is_decoder=True applies a causal mask: our causal=True must agree."""
     model = transformers.AutoModel.from_pretrained(str(pretrained_model_path()), is_decoder=True)
     model = model.eval()
     assert model.config.is_decoder
+    mask = batch["attention_mask"].astype(bool)
+    enc = {k: batch[k] for k in ("input_ids", "attention_mask")}
     states = ours32.forward(batch["input_ids"], batch["attention_mask"], causal=True)
-    ref, _ = _reference_states(model, batch)
+    ref, _ = _reference_states(model, enc)
     for i, (a, b) in enumerate(zip(states, ref)):
-        assert np.max(np.abs(a - b)) < 1e-4, f"layer {i}"
+        assert np.max(np.abs(a - b)[mask]) < 1e-4, f"layer {i}"
+    states64 = ours64.forward(batch["input_ids"], batch["attention_mask"], causal=True)
+    ref64, _ = _reference_states(model, enc, torch.float64)
+    for i, (a, b) in enumerate(zip(states64, ref64)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10, err_msg=f"layer {i}")
     # and it differs from the bidirectional pass from layer 1 on
     both = ours32.forward(batch["input_ids"], batch["attention_mask"])
     assert np.max(np.abs(both[1] - states[1])) > 0.1
@@ -118,7 +168,9 @@ def test_sentence_pairs_with_segments(ours32, reference, tokenizer):
     assert enc["token_type_ids"].max() == 1
     states = ours32.forward(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
     ref, _ = _reference_states(reference, enc)
-    assert max(np.max(np.abs(a - b)) for a, b in zip(states, ref)) < 1e-4
+    real = enc["attention_mask"].astype(bool)
+    assert (~real).any()
+    assert max(np.max(np.abs(a - b)[real]) for a, b in zip(states, ref)) < 1e-4
 
 
 def test_padding_does_not_change_real_tokens(ours32, tokenizer, batch):
@@ -166,7 +218,22 @@ def test_layer_norm_and_gelu_match_torch():
     np.testing.assert_allclose(bert.layer_norm(x, gamma, beta, 1e-12), ref, atol=1e-12)
     ref = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(bert.gelu(x), ref, atol=1e-12)
-    assert bert.gelu(x.astype(np.float32)).dtype == np.float32
+
+
+def test_float32_gelu_is_accurate_and_keeps_its_dtype():
+    """float32 GELU uses a polynomial error function: as accurate as float32 allows."""
+    x = np.concatenate([np.linspace(-12, 12, 20001), [0.0, -0.0, 1e-30, -1e-30]])
+    exact = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()  # float64 reference
+    x32 = x.astype(np.float32)
+    out = bert.gelu(x32)
+    assert out.dtype == np.float32 and out.shape == x.shape
+    # about 4 float32 units in the last place of values up to 12
+    assert np.max(np.abs(out - exact)) < 1e-6
+    np.testing.assert_allclose(out[np.abs(x) < 3], exact[np.abs(x) < 3], atol=3e-7)
+    # a non-contiguous input and a 3-D input give the same numbers
+    grid = x32[:20000].reshape(100, 200)
+    np.testing.assert_array_equal(bert.gelu(grid.T), bert.gelu(grid).T)
+    assert np.all(np.isfinite(bert.gelu(np.array([-1e30, 1e30], dtype=np.float32))))
 
 
 def test_attention_allowed_masks():
@@ -207,6 +274,8 @@ def test_encode_matches_sentence_transformers(ours32, tokenizer):
     assert vecs.shape == ref.shape
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(vecs, ref, atol=1e-5)
+    # our own WordPiece tokenizer (the default) gives the same vectors
+    np.testing.assert_allclose(ours32.encode(SENTENCES, batch_size=3), ref, atol=1e-5)
 
 
 # ---------------------------------------------------------------- argument checks
@@ -262,6 +331,10 @@ def test_bad_forward_arguments(ours32):
         ours32.forward(ids, None, np.array([[0, 2, 0]]))
     with pytest.raises(TypeError, match="causal must be True or False"):
         bert.attention_allowed(np.ones((1, 3)), causal=1)
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        ours32.forward(ids, causal="yes")
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        ours32.attention_weights(ids, causal=None)
 
 
 def test_bad_pooling_and_encode_arguments(ours32, tokenizer):
@@ -291,9 +364,65 @@ def test_bad_pooling_and_encode_arguments(ours32, tokenizer):
         ours32.encode(["a", 3], tokenizer)
     with pytest.raises(TypeError, match="tokenizer must be"):
         ours32.encode(["a"], "bert-base-uncased")
+    unloaded = bert.NumpyBert({k: v for k, v in _weights().items()}, ours32.config)
+    with pytest.raises(ValueError, match="pass a tokenizer"):
+        unloaded.encode(["a"])
     with pytest.raises(ValueError, match="method must be one of"):
         ours32.encode(["a"], tokenizer, method="max")
     with pytest.raises(ValueError, match="max_length must be <= 512"):
         ours32.encode(["a"], tokenizer, max_length=1000)
     with pytest.raises(TypeError, match="normalize must be True or False"):
         ours32.encode(["a"], tokenizer, normalize="yes")
+
+
+# ------------------------------------------------------- Chapter 7's block as BERT uses it
+
+def test_block_self_attention_equals_multi_head_attention():
+    """The block's own attention (dtype-keeping, one additive mask) computes what Chapter 7's
+    MultiHeadAttention computes, with padding and causal masks."""
+    rng = np.random.default_rng(3)
+    block = TransformerEncoderBlock(16, 4, 32, activation="gelu", seed=5)
+    block.attn.b_q, block.attn.b_o = rng.normal(size=16), rng.normal(size=16)
+    x = rng.normal(size=(3, 7, 16))
+    keep = np.array([[True] * 7, [True] * 3 + [False] * 4, [True] * 5 + [False] * 2])
+    for causal in (False, True):
+        ours, w = block.self_attention(x, key_mask=keep, causal=causal, return_weights=True)
+        ref, ref_w = block.attn(x, key_mask=keep, causal=causal, return_weights=True)
+        np.testing.assert_allclose(ours, ref, atol=1e-12)
+        np.testing.assert_allclose(w, ref_w, atol=1e-12)
+    bias = block.mask_bias(7, keep, causal=True)
+    assert bias.shape == (3, 1, 7, 7) and bias.dtype == np.float64
+    assert np.isneginf(bias[1, 0, 6, 3]) and np.isneginf(bias[0, 0, 2, 3]) and bias[0, 0, 3, 2] == 0
+
+
+def test_float32_block_keeps_float32_and_agrees_with_float64():
+    rng = np.random.default_rng(4)
+    b64 = TransformerEncoderBlock(16, 4, 32, activation="gelu", norm_first=False, seed=1)
+    b32 = TransformerEncoderBlock(16, 4, 32, activation="gelu", norm_first=False, seed=1,
+                                  dtype="float32")
+    x = rng.normal(size=(2, 5, 16))
+    keep = np.array([[True] * 5, [True, True, False, False, False]])
+    out32, out64 = b32(x, key_mask=keep), b64(x, key_mask=keep)
+    assert out32.dtype == np.float32 and out64.dtype == np.float64
+    np.testing.assert_allclose(out32, out64, atol=1e-5)
+    # weights assigned in float64 afterwards are used in the block's dtype
+    b32.w1 = b64.w1 * 2.0
+    assert b32(x).dtype == np.float32
+
+
+def test_bad_block_arguments():
+    block = TransformerEncoderBlock(8, 2, 16)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        TransformerEncoderBlock(8, 2, 16, dtype="float16")
+    with pytest.raises(ValueError, match=r"key_mask must be a boolean array of shape \(batch, 3\)"):
+        block(np.zeros((1, 3, 8)), key_mask=np.ones((1, 4), dtype=bool))
+    with pytest.raises(ValueError, match="key_mask must be a boolean array"):
+        block.self_attention(np.zeros((1, 3, 8)), key_mask=np.ones((1, 3)))
+    with pytest.raises(ValueError, match="key_mask has 2 rows, x has 1"):
+        block(np.zeros((1, 3, 8)), key_mask=np.ones((2, 3), dtype=bool))
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        block(np.zeros((1, 3, 8)), causal="yes")
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        block.mask_bias(-1)
+    with pytest.raises(ValueError, match="x must be 3-D"):
+        block.self_attention(np.zeros((3, 8)))
