@@ -24,7 +24,7 @@ import sys
 import types
 
 __all__ = ["WriteItYourself", "install", "activate", "active", "violations", "run_tests",
-           "boundary"]
+           "boundary", "forget"]
 
 _BLOCKED: dict[str, set[str]] = {}      # question -> dotted paths switched off for it
 _INSTALLED: dict[str, object] = {}      # dotted path -> original object
@@ -202,6 +202,12 @@ def violations(question: str | None = None, *, clear: bool = False) -> list[str]
             seen.add(name)
             out.append(name)
     return out
+
+
+def forget(names, namespace: dict) -> None:
+    """Remove ``names`` from ``namespace`` (the grader resets an answer before a variant)."""
+    for name in names:
+        namespace.pop(name, None)
 
 
 @boundary

@@ -739,6 +739,46 @@ def _grade_bytes(data: bytes, label: str, stem: str, *, autograder, exercise, ce
     return report if variants is None else (report, results)
 
 
+def _bound_names(sources) -> set[str]:
+    """Names that the module level of these cells binds: assignments (in loops, branches and
+    ``with`` blocks too), ``def``, ``class`` and imports; not names local to functions."""
+    import ast
+
+    names: set[str] = set()
+
+    class Binder(ast.NodeVisitor):
+        def visit_FunctionDef(self, node):
+            names.add(node.name)  # the body is another scope
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+        visit_ClassDef = visit_FunctionDef
+
+        def visit_Lambda(self, node):
+            pass
+
+        def visit_ListComp(self, node):
+            pass
+
+        visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+        def visit_Name(self, node):
+            if isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+
+        def visit_Import(self, node):
+            for alias in node.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+
+        visit_ImportFrom = visit_Import
+
+    for source in sources:
+        try:
+            Binder().visit(ast.parse(source))
+        except SyntaxError:
+            continue
+    return names
+
+
 def _run_variant(kernel, question, code, specs, cells, owner, skip, learner_cells,
                  cell_timeout, test_timeout, done) -> QuestionResult:
     if question not in specs:
@@ -751,6 +791,16 @@ def _run_variant(kernel, question, code, specs, cells, owner, skip, learner_cell
                     and source.strip() and not _is_grader_cell(source)):
                 kernel.run(source, cell_timeout)
 
+    # Forget what the notebook's answer to this question defined (names bound by its cells
+    # and by no other cell), as if it had never been answered; then the learner notebook's
+    # cells of the question (given code and `...` stubs), then the variant.
+    mine = [c.get("source", "") for i, c in enumerate(cells)
+            if owner[i] == question and i not in skip and c.get("cell_type") == "code"]
+    others = [c.get("source", "") for i, c in enumerate(cells)
+              if owner[i] != question and i not in skip and c.get("cell_type") == "code"]
+    forget = sorted(_bound_names(mine + [code]) - _bound_names(others))
+    kernel.activate(None)
+    kernel.run(f"{_GUARD}.forget({forget!r}, globals())", cell_timeout)
     kernel.activate(question)
     if learner_cells is not None:
         run_cells(learner_cells, _question_of_cells(learner_cells))
