@@ -7,6 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.linalg import eigh as scipy_eigh
 from sklearn.kernel_approximation import Nystroem
 from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
@@ -209,3 +210,187 @@ def test_bad_input():
         K.rbf_kernel(np.ones((2, 2)), gamma=-1.0)
     with pytest.raises(TypeError, match="n_features must be an integer"):
         K.random_fourier_features(np.ones((2, 2)), 2.5)
+
+
+# --------------------------------------------------------------- the range of the alignment
+
+def test_centred_alignment_of_psd_kernels_lies_in_zero_one():
+    rng = np.random.default_rng(6)
+    values = []
+    for _ in range(200):
+        n = int(rng.integers(3, 12))
+        A = rng.normal(size=(n, int(rng.integers(1, 4)))) + rng.normal(size=(1, 1))
+        B = rng.normal(size=(n, int(rng.integers(1, 4))))
+        values.append(K.alignment(A @ A.T, B @ B.T))
+    values = np.array(values)
+    assert values.min() >= 0.0 and values.max() <= 1.0 + 1e-12
+    assert values.min() < 0.05          # the bound is reached, not just respected
+    # a symmetric but indefinite similarity can point the other way
+    A = rng.normal(size=(8, 2))
+    assert K.alignment(A @ A.T, -(A @ A.T)) == pytest.approx(-1.0, abs=1e-12)
+    # 1 exactly when the centred kernels are proportional; a constant shift changes nothing
+    assert K.alignment(A @ A.T, 3.0 * A @ A.T + 5.0) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_alignment_with_a_constant_target_is_undefined():
+    with pytest.raises(ValueError, match="zero after centring"):
+        K.kernel_target_alignment(np.eye(4) + 1.0, np.ones(4), kind="regression")
+
+
+# ----------------------------------------------------------- co-occurrence and shifted PMI
+
+def _naive_counts(sequences, n, window, dynamic):
+    C = np.zeros((n, n))
+    for seq in sequences:
+        for i, a in enumerate(seq):
+            for j, b in enumerate(seq):
+                d = abs(i - j)
+                if 1 <= d <= window:
+                    C[a, b] += (window - d + 1) / window if dynamic else 1.0
+    return C
+
+
+@pytest.mark.parametrize("window", [1, 2, 5])
+@pytest.mark.parametrize("dynamic", [True, False])
+def test_cooccurrence_counts_equal_a_naive_double_loop(window, dynamic):
+    rng = np.random.default_rng(window)
+    seqs = [rng.integers(0, 7, size=int(rng.integers(0, 9))).tolist() for _ in range(30)]
+    seqs += [[], [3], [2, 2, 2]]                          # empty, single item, repeats
+    got = K.cooccurrence_counts(seqs, 7, window, dynamic=dynamic)
+    assert got.shape == (7, 7)
+    assert np.allclose(got.toarray(), _naive_counts(seqs, 7, window, dynamic))
+    assert np.allclose(got.toarray(), got.toarray().T)
+    # pairs never cross from one sequence into the next
+    assert K.cooccurrence_counts([[0], [1]], 2, window).nnz == 0
+
+
+def test_pmi_pairs_equal_the_formula_and_vanish_under_independence():
+    rng = np.random.default_rng(8)
+    X = rng.integers(0, 5, size=(6, 6)).astype(float)
+    C = X + X.T
+    rows, cols, pmi = K.pmi_pairs(C, min_count=2)
+    total = C.sum()
+    with np.errstate(divide="ignore"):
+        expected = np.log(C * total / C.sum(1)[:, None] / C.sum(0)[None, :])
+    mask = C >= 2
+    assert len(pmi) == mask.sum()
+    assert np.allclose(pmi, expected[rows, cols])
+    # with the negative-sampling distribution in the denominator instead of column shares
+    noise = K.noise_distribution(np.arange(1, 7), 0.75)
+    assert noise.sum() == pytest.approx(1.0) and np.all(np.diff(noise) > 0)
+    r2, c2, pmi2 = K.pmi_pairs(sp.csr_matrix(C), noise, min_count=2)
+    assert np.allclose(pmi2, np.log(C[r2, c2] / total) - np.log(C.sum(1)[r2] / total)
+                       - np.log(noise[c2]))
+    # an outer product of marginals is independence: every PMI is zero
+    m = np.array([1.0, 2.0, 3.0, 4.0])
+    assert np.allclose(K.pmi_pairs(np.outer(m, m))[2], 0.0, atol=1e-12)
+
+
+def test_skip_gram_on_sessions_follows_shifted_pmi():
+    from gensim.models import Word2Vec
+    shop = ecommerce.make_catalogue(60, n_categories=3, seed=2)
+    sessions = ecommerce.make_sessions(shop, 1500, length=8, seed=3)
+    tokens = [[str(p) for p in s] for s in sessions]
+    k = 5
+    model = Word2Vec(tokens, vector_size=12, window=2, min_count=1, sg=1, negative=k, sample=0,
+                     epochs=10, workers=1, seed=0)
+    index = model.wv.key_to_index
+    C = K.cooccurrence_counts([[index[t] for t in s] for s in tokens], len(index), 2)
+    counts = np.array([model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key])
+    rows, cols, pmi = K.pmi_pairs(C, K.noise_distribution(counts), min_count=3)
+    dots = np.einsum("ij,ij->i", model.wv.vectors[rows], model.syn1neg[cols])
+    assert np.corrcoef(pmi, dots)[0, 1] > 0.5
+    assert abs(np.median(dots - pmi) + np.log(k)) < 0.5
+
+
+# ------------------------------------------------------------------ rotations and readers
+
+def test_random_rotation_is_orthogonal_and_seeded():
+    Q = K.random_rotation(6, seed=3)
+    assert np.allclose(Q.T @ Q, np.eye(6), atol=1e-12)
+    assert np.array_equal(Q, K.random_rotation(6, seed=3))
+    assert not np.allclose(Q, K.random_rotation(6, seed=4))
+    # Haar: the average of many draws is close to the zero matrix (no preferred direction)
+    mean = np.mean([K.random_rotation(3, seed=s) for s in range(400)], axis=0)
+    assert np.abs(mean).max() < 0.15
+
+
+def test_procrustes_rotation_equals_scipy_and_recovers_a_rotation():
+    from scipy.linalg import orthogonal_procrustes
+    rng = np.random.default_rng(9)
+    A = rng.normal(size=(40, 5))
+    Q = K.random_rotation(5, seed=1)
+    assert np.allclose(K.procrustes_rotation(A, A @ Q), Q, atol=1e-10)
+    B = A @ Q + 0.1 * rng.normal(size=A.shape)
+    ours = K.procrustes_rotation(A, B)
+    ref, _ = orthogonal_procrustes(A, B)
+    assert np.allclose(ours, ref, atol=1e-10)
+    reflect = np.diag([1.0, 1.0, 1.0, 1.0, -1.0])          # an improper rotation is allowed
+    assert np.allclose(K.procrustes_rotation(A, A @ reflect), reflect, atol=1e-10)
+    # rank-deficient: the minimiser is not unique, but the minimum is
+    A2 = np.hstack([A[:, :2], A[:, :2]])
+    R2 = K.procrustes_rotation(A2, B[:, :4])
+    ref2, _ = orthogonal_procrustes(A2, B[:, :4])
+    assert np.allclose(R2.T @ R2, np.eye(4), atol=1e-10)
+    assert np.linalg.norm(A2 @ R2 - B[:, :4]) == pytest.approx(
+        np.linalg.norm(A2 @ ref2 - B[:, :4]), rel=1e-10)
+
+
+def test_pair_features_and_what_a_rotation_changes(E):
+    p, q = np.array([0, 1, 2, 5]), np.array([3, 4, 5, 5])
+    dot = K.pair_features(E, p, q, "dot")
+    assert dot.shape == (4, 1) and np.allclose(dot[:, 0], np.sum(E[p] * E[q], axis=1))
+    cos = K.pair_features(E, p, q, "cosine")
+    assert np.allclose(cos[:, 0], cosine_similarity(E)[p, q])
+    had = K.pair_features(E, p, q, "hadamard")
+    assert had.shape == (4, 5) and np.allclose(had.sum(axis=1), dot[:, 0])
+    cat = K.pair_features(E, p, q, "concat")
+    assert cat.shape == (4, 10) and np.array_equal(cat[:, 5:], E[q])
+    Q = K.random_rotation(5, seed=0)
+    for reader in ("dot", "cosine"):
+        assert np.allclose(K.pair_features(E @ Q, p, q, reader), K.pair_features(E, p, q, reader))
+    assert not np.allclose(K.pair_features(E @ Q, p, q, "hadamard"), had)
+    # the concatenation turns by the block-diagonal rotation diag(Q, Q)
+    block = np.kron(np.eye(2), Q)
+    assert np.allclose(K.pair_features(E @ Q, p, q, "concat"), cat @ block)
+
+
+def test_bad_input_of_the_new_functions():
+    with pytest.raises(TypeError, match="sequences must be a list"):
+        K.cooccurrence_counts("abc", 3)
+    with pytest.raises(TypeError, match="integer ids"):
+        K.cooccurrence_counts([[0.5, 1.0]], 3)
+    with pytest.raises(ValueError, match="outside 0..2"):
+        K.cooccurrence_counts([[0, 3]], 3)
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        K.cooccurrence_counts([[0, 1]], 3, 0)
+    with pytest.raises(TypeError, match="dynamic must be True or False"):
+        K.cooccurrence_counts([[0, 1]], 3, dynamic=1)
+    with pytest.raises(ValueError, match="counts must be >= 0"):
+        K.noise_distribution([1.0, -1.0])
+    with pytest.raises(ValueError, match="all zero"):
+        K.noise_distribution([0.0, 0.0])
+    with pytest.raises(ValueError, match="square"):
+        K.pmi_pairs(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="all zeros"):
+        K.pmi_pairs(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="noise has 3 entries for 2 items"):
+        K.pmi_pairs(np.ones((2, 2)), np.ones(3) / 3)
+    with pytest.raises(ValueError, match="probability distribution"):
+        K.pmi_pairs(np.ones((2, 2)), np.array([0.7, 0.7]))
+    with pytest.raises(ValueError, match="probability 0"):
+        K.pmi_pairs(np.ones((2, 2)), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="min_count must be > 0"):
+        K.pmi_pairs(np.ones((2, 2)), min_count=0)
+    with pytest.raises(ValueError, match="d must be >= 1"):
+        K.random_rotation(0)
+    with pytest.raises(ValueError, match="same shape"):
+        K.procrustes_rotation(np.ones((3, 2)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="reader must be one of"):
+        K.pair_features(np.ones((3, 2)), [0], [1], "sum")
+    with pytest.raises(ValueError, match="p and q must have the same length"):
+        K.pair_features(np.ones((3, 2)), [0, 1], [1], "dot")
+    with pytest.raises(ValueError, match="q holds ids outside"):
+        K.pair_features(np.ones((3, 2)), [0], [3], "dot")
+    with pytest.raises(ValueError, match="row of zeros"):
+        K.pair_features(np.array([[1.0, 0.0], [0.0, 0.0]]), [0], [1], "cosine")

@@ -18,8 +18,14 @@ or the one-hot matrix of class labels),
 
 .. math::
 
-    \rho(K, L) = \frac{\langle K_c, L_c \rangle_F}{\lVert K_c \rVert_F \, \lVert L_c \rVert_F}
-    \in [-1, 1] .
+    \rho(K, L) = \frac{\langle K_c, L_c \rangle_F}{\lVert K_c \rVert_F \, \lVert L_c \rVert_F} .
+
+For two symmetric matrices :math:`\rho` is a cosine, so it lies in :math:`[-1, 1]`. For two
+**positive semi-definite** kernels (every :math:`E E^\top`, every :math:`Y Y^\top`) it lies in
+:math:`[0, 1]`: centring keeps a kernel PSD (:math:`x^\top H K H x = (Hx)^\top K (Hx) \ge 0`),
+and the Frobenius product of two PSD matrices is :math:`\operatorname{tr}(K_c L_c) =
+\operatorname{tr}(K_c^{1/2} L_c K_c^{1/2}) \ge 0`. It is 1 exactly when :math:`K_c = c L_c`
+for some :math:`c > 0`, and it is undefined when a centred kernel is zero (a constant target).
 
 **Spectrum.** :math:`K_c = \sum_i \lambda_i u_i u_i^\top` with :math:`\lambda_1 \ge \lambda_2
 \ge \dots \ge 0`. The **effective dimension** at ridge :math:`\mu > 0` is
@@ -54,6 +60,41 @@ is first replaced by explicit features :math:`\Phi` (:math:`n \times m`) with
 :math:`m` landmark items (Williams and Seeger, 2001), or random Fourier features for the RBF
 kernel, :math:`\Phi = \sqrt{2/D} \cos(E W + b)` with :math:`W \sim \mathcal N(0, 2\gamma I)`
 and :math:`b \sim U[0, 2\pi]` (Rahimi and Recht, 2007).
+
+**What skip-gram factorises** (Levy and Goldberg, 2014). Count the (item, context) pairs of a
+corpus of sequences inside a window into a symmetric matrix :math:`C`
+(:func:`cooccurrence_counts`; word2vec and gensim shrink the window of each position to a
+size drawn uniformly from :math:`1..w`, so a pair at distance :math:`\delta` is kept with
+probability :math:`(w - \delta + 1) / w`, the weight used with ``dynamic=True``). With
+:math:`|D| = \sum C`, the row marginal :math:`P(i) = \sum_j C_{ij} / |D|` and the noise
+distribution :math:`P_n` from which the :math:`k` negatives are drawn
+(:func:`noise_distribution`, counts to the power 3/4 in word2vec), the skip-gram objective with
+negative sampling is maximised, when the vectors are free enough, at
+
+.. math::
+
+    w_i \cdot c_j = \log \frac{C_{ij} / |D|}{P(i)\, P_n(j)} - \log k
+                  = \operatorname{PMI}(i, j) - \log k
+
+(:func:`pmi_pairs`): item vectors times context vectors factorise a shifted PMI matrix.
+
+**Rotations.** A loss that reads the vectors only through inner products is unchanged when
+every vector is multiplied by the same orthogonal matrix :math:`Q` (:math:`Q^\top Q = I`),
+since :math:`(Q^\top u)^\top (Q^\top v) = u^\top v`; so is every kernel-based quantity above.
+:func:`random_rotation` draws :math:`Q` uniformly (Haar measure: QR of a Gaussian matrix with
+the signs of :math:`R`'s diagonal moved into :math:`Q`; Mezzadri, 2007). The rotation that best
+maps one table onto another, :math:`\min_{Q^\top Q = I} \lVert A Q - B \rVert_F`, is
+:math:`Q = U V^\top` from the SVD :math:`A^\top B = U \Sigma V^\top` (orthogonal Procrustes;
+Schonemann, 1966; :func:`procrustes_rotation`).
+
+**Pair readers** (:func:`pair_features`). A downstream model that scores a pair of items
+:math:`(p, q)` reads their vectors through features: the inner product :math:`u_p \cdot u_q`,
+the cosine, the element-wise (Hadamard) product :math:`u_p \odot u_q` (whose sum is the inner
+product) or the concatenation :math:`[u_p, u_q]`. The first two are functions of the kernel
+and do not change when the table is rotated. The concatenation turns by the block-diagonal
+rotation :math:`\operatorname{diag}(Q, Q)`, which a linear model with an :math:`L_2` penalty
+absorbs into its weights; the Hadamard features of rotated vectors are no fixed linear map of
+the old ones, so a model that weighs them coordinate by coordinate changes.
 """
 
 from __future__ import annotations
@@ -61,6 +102,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._checks import check_array, check_choice, check_float, check_int, check_seed, check_same_length
 
@@ -70,6 +112,8 @@ __all__ = [
     "spectral_alignment_curve", "KernelRidge", "GramStats", "gram_stats",
     "linear_alignment", "linear_spectrum", "linear_spectral_alignment_curve",
     "rbf_kernel", "nystrom_features", "random_fourier_features",
+    "cooccurrence_counts", "noise_distribution", "pmi_pairs",
+    "random_rotation", "procrustes_rotation", "pair_features",
 ]
 
 
@@ -412,3 +456,163 @@ def random_fourier_features(E, n_features: int = 256, *, gamma: float = 1.0,
     W = rng.normal(0.0, np.sqrt(2.0 * gamma), size=(E.shape[1], n_features))
     b = rng.uniform(0.0, 2.0 * np.pi, size=n_features)
     return np.sqrt(2.0 / n_features) * np.cos(np.asarray(E, dtype=np.float64) @ W + b)
+
+
+# ------------------------------------------------------- what skip-gram factorises
+
+def _check_sequences(sequences, n_items):
+    if isinstance(sequences, (str, bytes, np.ndarray)) or not hasattr(sequences, "__iter__"):
+        raise TypeError("sequences must be a list of sequences of integer ids, got "
+                        f"{type(sequences).__name__}")
+    out = []
+    for i, seq in enumerate(sequences):
+        if isinstance(seq, (str, bytes)):
+            raise TypeError(f"sequences[{i}] must be a sequence of integer ids, got a string")
+        arr = np.asarray(seq)
+        if arr.size == 0:
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"sequences[{i}] must be a 1-D sequence of integer ids, got "
+                            f"dtype {arr.dtype} with shape {arr.shape}")
+        if arr.min() < 0 or arr.max() >= n_items:
+            raise ValueError(f"sequences[{i}] holds ids outside 0..{n_items - 1}")
+        out.append(arr.astype(np.int64))
+    return out
+
+
+def cooccurrence_counts(sequences, n_items: int, window: int = 2, *,
+                        dynamic: bool = True) -> sp.csr_matrix:
+    """Symmetric ``(n_items, n_items)`` counts of the pairs at most ``window`` positions apart.
+
+    ``sequences`` holds sequences of integer ids (words mapped to their vocabulary index,
+    products, ...). A pair at distance ``d`` counts ``(window - d + 1) / window`` with
+    ``dynamic=True`` (the expected count under word2vec's randomly shrunk window) and 1
+    otherwise; each pair is counted in both directions.
+    """
+    n_items = check_int("n_items", n_items, minimum=1)
+    window = check_int("window", window, minimum=1)
+    if not isinstance(dynamic, bool):
+        raise TypeError(f"dynamic must be True or False, got {dynamic!r}")
+    seqs = _check_sequences(sequences, n_items)
+    ids = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int64)
+    owner = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    rows, cols, vals = [], [], []
+    for dist in range(1, window + 1):
+        same = owner[:-dist] == owner[dist:]          # both ends in the same sequence
+        a, b = ids[:-dist][same], ids[dist:][same]
+        weight = (window - dist + 1) / window if dynamic else 1.0
+        rows += [a, b]
+        cols += [b, a]
+        vals += [np.full(len(a), weight)] * 2
+    C = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(n_items, n_items))
+    return C.tocsr()
+
+
+def noise_distribution(counts, exponent: float = 0.75) -> np.ndarray:
+    """The negative-sampling distribution ``counts**exponent / sum(counts**exponent)``."""
+    counts = check_array("counts", counts, ndim=1, min_rows=1)
+    if np.any(counts < 0):
+        raise ValueError("counts must be >= 0")
+    exponent = check_float("exponent", exponent, minimum=0.0)
+    weights = np.where(counts > 0, counts ** exponent, 0.0)
+    if weights.sum() == 0:
+        raise ValueError("counts are all zero: there is nothing to sample")
+    return weights / weights.sum()
+
+
+def pmi_pairs(C, noise=None, *, min_count: float = 1.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PMI of every pair ``(i, j)`` of the co-occurrence matrix ``C`` with count >= ``min_count``.
+
+    ``PMI(i, j) = log(C_ij / |D|) - log(P(i)) - log(noise[j])`` with ``|D| = C.sum()`` and
+    ``P(i)`` the row share of ``i``. Without ``noise`` the column shares are used (classic
+    PMI). Returns ``(rows, cols, pmi)``; skip-gram with ``k`` negatives drawn from ``noise``
+    fits ``w_i . c_j = pmi - log(k)``.
+    """
+    if not sp.issparse(C):
+        C = check_array("C", C, ndim=2)
+    if C.shape[0] != C.shape[1]:
+        raise ValueError(f"C must be a square (n, n) count matrix, got shape {C.shape}")
+    C = sp.coo_matrix(C)
+    C.sum_duplicates()
+    C.eliminate_zeros()
+    if C.nnz and (not np.all(np.isfinite(C.data)) or C.data.min() < 0):
+        raise ValueError("C must hold finite counts >= 0")
+    min_count = check_float("min_count", min_count, minimum=0.0, strict_min=True)
+    total = float(C.sum())
+    if total == 0:
+        raise ValueError("C is all zeros: there are no pairs")
+    row_share = np.asarray(C.sum(axis=1)).ravel() / total
+    if noise is None:
+        col_share = np.asarray(C.sum(axis=0)).ravel() / total
+    else:
+        col_share = check_array("noise", noise, ndim=1)
+        if len(col_share) != C.shape[0]:
+            raise ValueError(f"noise has {len(col_share)} entries for {C.shape[0]} items")
+        if np.any(col_share < 0) or not np.isclose(col_share.sum(), 1.0):
+            raise ValueError("noise must be a probability distribution (>= 0, summing to 1)")
+    keep = C.data >= min_count
+    i, j, n_ij = C.row[keep], C.col[keep], C.data[keep]
+    if np.any(col_share[j] == 0):
+        raise ValueError("noise gives probability 0 to an item that occurs as a context")
+    pmi = np.log(n_ij / total) - np.log(row_share[i]) - np.log(col_share[j])
+    return i.astype(np.int64), j.astype(np.int64), pmi
+
+
+# ------------------------------------------------------------ rotations and readers
+
+def random_rotation(d: int, *, seed: int | None = 0) -> np.ndarray:
+    """A ``(d, d)`` orthogonal matrix drawn uniformly (Haar measure), reproducible by ``seed``."""
+    d = check_int("d", d, minimum=1)
+    rng = np.random.default_rng(check_seed("seed", seed))
+    Q, R = np.linalg.qr(rng.normal(size=(d, d)))
+    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return Q * signs
+
+
+def procrustes_rotation(A, B) -> np.ndarray:
+    """The orthogonal ``Q`` that minimises ``||A @ Q - B||_F`` (``A``, ``B``: ``(n, d)``).
+
+    ``Q = U @ Vt`` from the SVD ``A.T @ B = U S Vt``. When ``A.T @ B`` is rank-deficient the
+    minimiser is not unique; this returns one of them.
+    """
+    A = check_array("A", A, ndim=2, min_rows=1)
+    B = check_array("B", B, ndim=2, min_rows=1)
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    U, _, Vt = np.linalg.svd(A.T @ B)
+    return U @ Vt
+
+
+_READERS = ("dot", "cosine", "hadamard", "concat")
+
+
+def pair_features(E, p, q, reader: str) -> np.ndarray:
+    """Features of the item pairs ``(p[i], q[i])`` as a downstream model reads them from ``E``.
+
+    ``reader``: ``"dot"`` (one column, ``u_p . u_q``), ``"cosine"`` (one column),
+    ``"hadamard"`` (``u_p * u_q``, d columns) or ``"concat"`` (``[u_p, u_q]``, 2d columns).
+    """
+    E = check_array("E", E, ndim=2, min_rows=1)
+    check_choice("reader", reader, _READERS)
+    p = check_array("p", p, ndim=1, dtype=int)
+    q = check_array("q", q, ndim=1, dtype=int)
+    if len(p) != len(q):
+        raise ValueError(f"p and q must have the same length, got {len(p)} and {len(q)}")
+    for name, ids in (("p", p), ("q", q)):
+        if ids.size and (ids.min() < 0 or ids.max() >= len(E)):
+            raise ValueError(f"{name} holds ids outside 0..{len(E) - 1}")
+    a, b = E[p], E[q]
+    if reader == "concat":
+        return np.hstack([a, b])
+    if reader == "hadamard":
+        return a * b
+    dot = np.einsum("ij,ij->i", a, b)
+    if reader == "dot":
+        return dot[:, None]
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    if np.any(norms == 0):
+        raise ValueError("E has a row of zeros: its cosine with anything is undefined")
+    return (dot / norms)[:, None]
