@@ -15,6 +15,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # nbval inherit the environment, and they must draw inline so that the book shows the figures.)
 matplotlib.use("Agg")
 
+# Notebooks under tests/data are inputs of the grader's tests, not chapters for nbval.
+collect_ignore_glob = ["data/*"]
+
 EXERCISES = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
 

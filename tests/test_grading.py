@@ -45,6 +45,15 @@ def fake_root(tmp_path_factory):
             os.environ["EMBEDLAB_ROOT"] = old
 
 
+@pytest.fixture(autouse=True)
+def _no_blocks_left_behind():
+    """Tests that switch references off in this process put them back afterwards."""
+    yield
+    from embedlab import _guard
+
+    _guard.uninstall()
+
+
 @pytest.fixture(scope="module")
 def zip_path(fake_root):
     return grading.autograder_zip(NAME)
@@ -314,6 +323,22 @@ def test_a_blocked_class_still_works_for_test_code():
             ns["answer"]()
     finally:
         _guard.activate(None)
+
+
+def test_uninstall_puts_every_reference_back():
+    import sklearn.metrics
+
+    from embedlab import _guard, linear
+
+    originals = (linear.mse, sklearn.metrics.mean_squared_error,
+                 sklearn.preprocessing.OneHotEncoder.__dict__.get("__init__"))
+    _guard.install({"qz": ["embedlab.linear.mse", "sklearn.metrics.mean_squared_error",
+                           "sklearn.preprocessing.OneHotEncoder"]})
+    assert linear.mse is not originals[0]
+    _guard.uninstall()
+    assert (linear.mse, sklearn.metrics.mean_squared_error,
+            sklearn.preprocessing.OneHotEncoder.__dict__.get("__init__")) == originals
+    assert _guard.active() is None
 
 
 def test_the_guard_rejects_what_it_cannot_block():

@@ -23,8 +23,8 @@ import re
 import sys
 import types
 
-__all__ = ["WriteItYourself", "install", "activate", "active", "violations", "run_tests",
-           "boundary", "forget"]
+__all__ = ["WriteItYourself", "install", "uninstall", "activate", "active", "violations",
+           "run_tests", "boundary", "forget"]
 
 _BLOCKED: dict[str, set[str]] = {}      # question -> dotted paths switched off for it
 _INSTALLED: dict[str, object] = {}      # dotted path -> original object
@@ -141,6 +141,7 @@ def _install_one(path: str) -> None:
         raise ValueError(f"blocked reference {path!r} is not callable")
     blocker = _make_blocker(path, obj)
     # Replace every module-level reference to the same object (``from x import f`` copies).
+    copies = []
     for mod in list(sys.modules.values()):
         namespace = getattr(mod, "__dict__", None)
         if not isinstance(namespace, dict):
@@ -149,13 +150,35 @@ def _install_one(path: str) -> None:
             if value is obj:
                 try:
                     setattr(mod, key, blocker)
+                    copies.append((mod, key))
                 except (AttributeError, TypeError):
                     pass
     setattr(owner, name, blocker)
     _INSTALLED[path] = (owner, name, obj)
+    _COPIES[path] = copies
 
 
 _BLOCKED_ALIASES: dict[str, str] = {}
+_COPIES: dict[str, list] = {}  # dotted path -> the (module, name) pairs that were replaced
+
+
+def uninstall() -> None:
+    """Put every blocked reference back as it was and forget all questions."""
+    for path, (owner, name, original) in list(_INSTALLED.items()):
+        for mod, key in _COPIES.pop(path, []):
+            setattr(mod, key, original)
+        if original is None:  # a class whose __init__ was inherited
+            try:
+                delattr(owner, name)
+            except AttributeError:
+                pass
+        else:
+            setattr(owner, name, original)
+    _INSTALLED.clear()
+    _BLOCKED.clear()
+    _BLOCKED_ALIASES.clear()
+    _VIOLATIONS.clear()
+    _ACTIVE[0] = None
 
 
 def install(blocked) -> None:
