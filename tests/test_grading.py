@@ -122,10 +122,10 @@ def test_syntax_error_and_exception_are_reported_by_question(tmp_path, solution_
 def test_infinite_loop_is_stopped_and_named(tmp_path, solution_nb, zip_path):
     nb = _with_answer(solution_nb, "X_tr, X_va", "while True:\n    pass\n")
     report = grading.grade_notebook(_write(nb, tmp_path / "s.ipynb"), autograder=zip_path,
-                                    cell_timeout=15)
+                                    cell_timeout=8)
     by = {q.name: q for q in report.questions}
     assert by["q4"].score == 0
-    assert "ran longer than 15 s" in "\n".join(by["q4"].feedback)
+    assert "ran longer than 8 s" in "\n".join(by["q4"].feedback)
     assert by["q5"].passed and by["q1"].passed, "questions after and before the loop are graded"
 
 
@@ -134,7 +134,7 @@ def test_loop_that_ignores_interrupts_restarts_the_kernel(tmp_path, solution_nb,
                 "    except KeyboardInterrupt:\n        pass\n")
     nb = _with_answer(solution_nb, "X_tr, X_va", stubborn)
     report = grading.grade_notebook(_write(nb, tmp_path / "s.ipynb"), autograder=zip_path,
-                                    cell_timeout=15)
+                                    cell_timeout=8)
     by = {q.name: q for q in report.questions}
     assert by["q4"].score == 0 and by["q5"].passed and by["q3"].passed
 
@@ -198,7 +198,7 @@ def test_batch_writes_gradebook_and_results(tmp_path, fake_root, solution_nb, zi
     _write(_with_answer(solution_nb, "X_tr, X_va", evil), subs / "carol.ipynb")
     (subs / "dave.ipynb").write_text("{ truncated")
     out = tmp_path / "out"
-    reports = grading.grade_folder(subs, out, autograder=zip_path, cell_timeout=15, progress=False)
+    reports = grading.grade_folder(subs, out, autograder=zip_path, cell_timeout=8, progress=False)
     assert len(reports) == 4
     assert sorted(p.name for p in subs.iterdir()) == ["alice.ipynb", "bob.ipynb", "carol.ipynb",
                                                       "dave.ipynb"]

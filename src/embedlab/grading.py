@@ -28,7 +28,6 @@ import os
 import queue
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -205,16 +204,18 @@ class _Checker:
     """otter's ``Notebook`` with the blocked references of each question switched off."""
 
     def __init__(self, notebook, blocked: dict[str, list[str]]):
+        from . import _guard
+
         self._notebook = notebook
         self._blocked = blocked
-        self._installed = False
+        # Switch the references off now, in the set-up cell: whatever the learner imports
+        # afterwards is already the guarded version.
+        if blocked:
+            _guard.install(blocked)
 
     def check(self, question: str, *args, **kwargs):
         from . import _guard
 
-        if question in self._blocked and not self._installed:
-            _guard.install(self._blocked)
-            self._installed = True
         previous = _guard.active()
         _guard.activate(question if isinstance(question, str) else None)
         try:
@@ -260,12 +261,7 @@ def build_assignment(name: str, dist: Path, *, masters: Path | None = None) -> t
     with tempfile.TemporaryDirectory(prefix="embedlab-assign-") as tmp:
         clean = Path(tmp) / master.name
         nbformat.write(nb, clean)
-        proc = subprocess.run(
-            [sys.executable, "-m", "otter", "assign", str(clean), str(dist.resolve())],
-            capture_output=True, text=True, cwd=tmp,
-        )
-    if proc.returncode != 0:
-        raise RuntimeError(f"otter assign failed on {master}:\n{proc.stdout}\n{proc.stderr}")
+        _otter_assign(clean, dist.resolve(), master)
     student = dist / "student" / master.name
     zips = sorted((dist / "autograder").glob("*.zip"))
     if not student.exists() or len(zips) != 1:
@@ -284,6 +280,25 @@ def build_assignment(name: str, dist: Path, *, masters: Path | None = None) -> t
     with zipfile.ZipFile(zips[0], "a") as zf:
         zf.writestr("embedlab.json", json.dumps(meta, indent=1, sort_keys=True))
     return student, zips[0]
+
+
+def _otter_assign(clean: Path, dist: Path, master: Path) -> None:
+    """``otter assign`` in this process (its command line spends seconds importing itself)."""
+    import contextlib
+    import io
+
+    from otter.assign import main as assign_main
+
+    out = io.StringIO()
+    cwd = os.getcwd()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            assign_main(str(clean), str(dist))
+    except Exception as exc:
+        raise RuntimeError(f"otter assign failed on {master}: {type(exc).__name__}: {exc}\n"
+                           f"{out.getvalue()[-2000:]}") from None
+    finally:
+        os.chdir(cwd)
 
 
 def _cache_dir() -> Path:
