@@ -38,7 +38,9 @@ book: setup                         ## run every chapter (and its checks), then 
 	EMBEDLAB_REUSE_EXECUTED=1 $(PYTEST) -q -n 2 --dist loadscope --nbval-lax chapters
 	$(OFFLINE) $(BIN)/python -m embedlab._site
 
-test: setup browser                 ## every test: package, chapters (nbval), exercises, grader; then the book in a browser
+test:                               ## every test: package, chapters (nbval), exercises, grader; then the book in a browser
+	@# the environment and the browser are set up side by side (pip and apt)
+	@$(MAKE) --no-print-directory -j2 setup browser
 	$(PYTEST) -n 2 --dist loadscope --nbval-lax -m "not book" tests chapters
 	$(PYTEST) -m book tests
 
