@@ -112,7 +112,7 @@ def main(argv=None) -> dict:
         return index
 
     families = {
-        "HNSW (M=32)": (hnsw, None, "efSearch", [16, 32, 64, 128, 256]),
+        "HNSW (M=32)": (hnsw, None, "efSearch", [16, 32, 64, 128, 256, 512]),
         f"IVF ({n_lists} lists)": (ivf, train, "nprobe", [1, 2, 4, 8, 16, 32, 64]),
         f"IVF-PQ ({n_lists} lists, 48 B) + re-rank": (ivfpq, train, "nprobe", [4, 8, 16, 32, 64]),
     }

@@ -165,16 +165,21 @@ def _copy_block(layer, block):
     block.ln2_gamma, block.ln2_beta = sd["norm2.weight"], sd["norm2.bias"]
 
 
-@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
-def test_encoder_block_matches_torch(rng, norm_first, activation):
-    torch.manual_seed(0)
-    layer = torch.nn.TransformerEncoderLayer(12, 4, dim_feedforward=20, dropout=0.0,
-                                             activation=activation, batch_first=True,
-                                             norm_first=norm_first, dtype=torch.float64)
+def _perturbed_torch_layer(cls, heads, norm_first, activation, seed=0):
+    """A torch encoder or decoder layer (d_model 12, d_ff 20, float64, no dropout) whose
+    weights, biases and norms are moved off their defaults."""
+    torch.manual_seed(seed)
+    layer = cls(12, heads, dim_feedforward=20, dropout=0.0, activation=activation,
+                batch_first=True, norm_first=norm_first, dtype=torch.float64)
     with torch.no_grad():
         for p in layer.parameters():
-            p.add_(0.1 * torch.randn_like(p))  # move biases and norms off their defaults
-    layer.eval()
+            p.add_(0.1 * torch.randn_like(p))
+    return layer.eval()
+
+
+@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
+def test_encoder_block_matches_torch(rng, norm_first, activation):
+    layer = _perturbed_torch_layer(torch.nn.TransformerEncoderLayer, 4, norm_first, activation)
     block = TransformerEncoderBlock(12, 4, 20, activation=activation, norm_first=norm_first)
     _copy_block(layer, block)
     x = rng.normal(size=(2, 5, 12))
@@ -208,14 +213,8 @@ def test_mha_fully_padded_sequence_and_length_one_match_torch(rng):
 
 
 def _torch_decoder(norm_first, activation, seed=0):
-    torch.manual_seed(seed)
-    layer = torch.nn.TransformerDecoderLayer(12, 3, dim_feedforward=20, dropout=0.0,
-                                             activation=activation, batch_first=True,
-                                             norm_first=norm_first, dtype=torch.float64)
-    with torch.no_grad():
-        for p in layer.parameters():
-            p.add_(0.1 * torch.randn_like(p))  # move biases and norms off their defaults
-    layer.eval()
+    layer = _perturbed_torch_layer(torch.nn.TransformerDecoderLayer, 3, norm_first, activation,
+                                   seed=seed)
     block = TransformerDecoderBlock(12, 3, 20, activation=activation, norm_first=norm_first)
     return layer, block.load_torch_state(layer.state_dict())
 

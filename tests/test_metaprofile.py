@@ -10,11 +10,8 @@ from embedlab import fewshot, metaprofile as M
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Small models run faster on one thread on a busy machine (see conftest.py)."""
 
 
 @pytest.fixture(scope="module")

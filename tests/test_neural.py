@@ -12,12 +12,8 @@ from embedlab.autograd import Tensor, cross_entropy
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small models run faster on one thread on a busy machine; restore the setting after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Small models run faster on one thread on a busy machine (see conftest.py)."""
 
 
 def _torch_copy(mlp):

@@ -106,6 +106,24 @@ def _pad(D, I, k, largest):
     return D, I
 
 
+def _ids_for(ids, n, start):
+    """The ids of ``n`` new rows: consecutive numbers from ``start`` when not given."""
+    if ids is None:
+        return np.arange(start, start + n)
+    ids = check_array("ids", ids, ndim=1, dtype=int)
+    if len(ids) != n:
+        raise ValueError(f"ids must have one entry per row of X: {len(ids)} ids for {n} rows")
+    return ids
+
+
+def _append_to_lists(list_ids, list_rows, lists, ids, rows):
+    """Append each row (a vector or a code) and its id to the inverted list it belongs to."""
+    for j in np.unique(lists):
+        mine = lists == j
+        list_ids[j] = np.concatenate([list_ids[j], ids[mine]])
+        list_rows[j] = np.vstack([list_rows[j], rows[mine]])
+
+
 def _sq_dists(Q, X, X_sq=None):
     """Squared distances between the rows of Q and of X, clipped at 0 (float64)."""
     if X_sq is None:
@@ -247,18 +265,10 @@ class IVFIndex:
     def add(self, X, ids=None) -> "IVFIndex":
         """Store the rows of ``X`` with ``ids`` (default: consecutive numbers)."""
         X = _vectors("X", X, d=self.d)
-        if ids is None:
-            ids = np.arange(self.ntotal, self.ntotal + len(X))
-        ids = check_array("ids", ids, ndim=1, dtype=int)
-        if len(ids) != len(X):
-            raise ValueError(f"ids must have one entry per row of X: {len(ids)} ids for "
-                             f"{len(X)} rows")
+        ids = _ids_for(ids, len(X), self.ntotal)
         scores = self._coarse(X)
         lists = scores.argmax(axis=1) if self.metric == "ip" else scores.argmin(axis=1)
-        for j in np.unique(lists):
-            rows = lists == j
-            self.list_ids[j] = np.concatenate([self.list_ids[j], ids[rows]])
-            self.list_vectors[j] = np.vstack([self.list_vectors[j], X[rows]])
+        _append_to_lists(self.list_ids, self.list_vectors, lists, ids, X)
         self.ntotal += len(X)
         return self
 
@@ -412,18 +422,10 @@ class IVFPQIndex:
     def add(self, X, ids=None) -> "IVFPQIndex":
         """Store the PQ codes of the residuals of the rows of ``X``."""
         X = _vectors("X", X, d=self.d)
-        if ids is None:
-            ids = np.arange(self.ntotal, self.ntotal + len(X))
-        ids = check_array("ids", ids, ndim=1, dtype=int)
-        if len(ids) != len(X):
-            raise ValueError(f"ids must have one entry per row of X: {len(ids)} ids for "
-                             f"{len(X)} rows")
+        ids = _ids_for(ids, len(X), self.ntotal)
         lists, _ = assign(X, self.centroids)
         codes = self.pq.encode(X - self.centroids[lists])
-        for j in np.unique(lists):
-            rows = lists == j
-            self.list_ids[j] = np.concatenate([self.list_ids[j], ids[rows]])
-            self.list_codes[j] = np.vstack([self.list_codes[j], codes[rows]])
+        _append_to_lists(self.list_ids, self.list_codes, lists, ids, codes)
         self.ntotal += len(X)
         return self
 

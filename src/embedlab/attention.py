@@ -418,6 +418,22 @@ def _normal_cdf_float32(x: np.ndarray) -> np.ndarray:
     return tail
 
 
+def _init_feed_forward(block, d: int, d_ff, activation, norm_first, eps, seed) -> None:
+    """Check the options shared by the encoder and decoder blocks and draw the random weights
+    of their feed-forward sublayer (``w1 (d_ff, d)``, ``w2 (d, d_ff)``, zero biases)."""
+    block.d_ff = check_int("d_ff", d_ff, minimum=1)
+    block.activation = check_choice("activation", activation, ("relu", "gelu"))
+    if not isinstance(norm_first, bool):
+        raise TypeError(f"norm_first must be True or False, got {norm_first!r}")
+    block.norm_first = norm_first
+    block.eps = check_float("eps", eps, minimum=0.0, strict_min=True)
+    rng = np.random.default_rng(seed)
+    block.w1 = rng.uniform(-1, 1, (block.d_ff, d)) / np.sqrt(d)
+    block.b1 = np.zeros(block.d_ff)
+    block.w2 = rng.uniform(-1, 1, (d, block.d_ff)) / np.sqrt(block.d_ff)
+    block.b2 = np.zeros(d)
+
+
 class TransformerEncoderBlock:
     """One transformer encoder layer (self-attention + feed-forward), no dropout.
 
@@ -443,17 +459,8 @@ class TransformerEncoderBlock:
         self.dtype = np.dtype(check_choice("dtype", dtype, ("float32", "float64")))
         self.attn = MultiHeadAttention(d_model, num_heads, seed=seed)
         d = self.attn.d_model
-        self.d_ff = check_int("d_ff", d_ff, minimum=1)
-        self.activation = check_choice("activation", activation, ("relu", "gelu"))
-        if not isinstance(norm_first, bool):
-            raise TypeError(f"norm_first must be True or False, got {norm_first!r}")
-        self.norm_first = norm_first
-        self.eps = check_float("eps", eps, minimum=0.0, strict_min=True)
-        rng = np.random.default_rng(None if seed is None else seed + 1)
-        self.w1 = rng.uniform(-1, 1, (self.d_ff, d)) / np.sqrt(d)
-        self.b1 = np.zeros(self.d_ff)
-        self.w2 = rng.uniform(-1, 1, (d, self.d_ff)) / np.sqrt(self.d_ff)
-        self.b2 = np.zeros(d)
+        _init_feed_forward(self, d, d_ff, activation, norm_first, eps,
+                           None if seed is None else seed + 1)
         self.ln1_gamma, self.ln1_beta = np.ones(d), np.zeros(d)
         self.ln2_gamma, self.ln2_beta = np.ones(d), np.zeros(d)
 
@@ -560,17 +567,8 @@ class TransformerDecoderBlock:
         self.cross_attn = MultiHeadAttention(d_model, num_heads,
                                              seed=None if seed is None else seed + 1)
         d = self.self_attn.d_model
-        self.d_ff = check_int("d_ff", d_ff, minimum=1)
-        self.activation = check_choice("activation", activation, ("relu", "gelu"))
-        if not isinstance(norm_first, bool):
-            raise TypeError(f"norm_first must be True or False, got {norm_first!r}")
-        self.norm_first = norm_first
-        self.eps = check_float("eps", eps, minimum=0.0, strict_min=True)
-        rng = np.random.default_rng(None if seed is None else seed + 2)
-        self.w1 = rng.uniform(-1, 1, (self.d_ff, d)) / np.sqrt(d)
-        self.b1 = np.zeros(self.d_ff)
-        self.w2 = rng.uniform(-1, 1, (d, self.d_ff)) / np.sqrt(self.d_ff)
-        self.b2 = np.zeros(d)
+        _init_feed_forward(self, d, d_ff, activation, norm_first, eps,
+                           None if seed is None else seed + 2)
         for k in (1, 2, 3):
             setattr(self, f"ln{k}_gamma", np.ones(d))
             setattr(self, f"ln{k}_beta", np.zeros(d))

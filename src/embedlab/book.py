@@ -209,14 +209,16 @@ def interactive_scatter(xy, labels, *, title: str, xlabel: str, ylabel: str, alt
                        "opacity": 0.8},
         })
     layout = {
-        "title": {"text": title},
+        # the title sits just above the plot area, under the toolbar Plotly draws at the top
+        "title": {"text": title, "x": 0, "xref": "paper", "xanchor": "left", "y": 1,
+                  "yref": "paper", "yanchor": "bottom", "pad": {"b": 12}, "font": {"size": 15}},
         "xaxis": {"title": {"text": xlabel}, "zeroline": False},
         "yaxis": {"title": {"text": ylabel}, "zeroline": False},
         "hovermode": "closest",
         "dragmode": "zoom",
         "height": height,
         "showlegend": len(order) > 1,
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "margin": {"l": 60, "r": 20, "t": 80, "b": 50},
         "plot_bgcolor": "white",
     }
 
