@@ -580,8 +580,12 @@ def procrustes_rotation(A, B) -> np.ndarray:
     """
     A = check_array("A", A, ndim=2, min_rows=1)
     B = check_array("B", B, ndim=2, min_rows=1)
-    if A.shape != B.shape:
-        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    if len(A) != len(B):
+        raise ValueError(f"A and B must have the same shape: the same number of rows (row i of A "
+                         f"is paired with row i of B), got {len(A)} and {len(B)}")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"A and B must have the same shape: the same number of columns, got "
+                         f"{A.shape[1]} and {B.shape[1]}")
     U, _, Vt = np.linalg.svd(A.T @ B)
     return U @ Vt
 

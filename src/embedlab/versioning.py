@@ -40,6 +40,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 from ._checks import check_array, check_int, check_same_length
+from .kernels import procrustes_rotation as procrustes   # the bridge is Chapter 11's rotation
 
 __all__ = [
     "procrustes", "procrustes_residual", "knn_sets", "neighbour_overlap",
@@ -62,13 +63,6 @@ def _pair(A, B, same_width=True):
         raise ValueError(f"A and B must have the same number of columns, got {A.shape[1]} and "
                          f"{B.shape[1]}")
     return A, B
-
-
-def procrustes(A, B) -> np.ndarray:
-    """The orthogonal matrix ``R`` minimising ``||A R - B||_F`` (rows of A and B are paired)."""
-    A, B = _pair(A, B)
-    U, _, Vt = np.linalg.svd(A.T @ B)
-    return U @ Vt
 
 
 def procrustes_residual(A, B, R) -> float:
