@@ -51,6 +51,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_array, check_choice, check_float, check_int, check_seed
+from .ann import _sq_dists
+from .kernels import rbf_kernel   # the Gaussian kernel of Chapter 11
 
 __all__ = [
     "DriftResult", "median_gamma", "rbf_kernel", "mmd2_unbiased", "mmd_test", "ks_pca_test",
@@ -80,11 +82,6 @@ def _samples(X, Y, min_rows=2):
     return X, Y
 
 
-def _sq_dists(A, B):
-    D = np.einsum("ij,ij->i", A, A)[:, None] - 2 * A @ B.T + np.einsum("ij,ij->i", B, B)[None, :]
-    return np.maximum(D, 0.0)
-
-
 def median_gamma(Z) -> float:
     """Median heuristic: one over the median squared distance between distinct rows of ``Z``."""
     Z = check_array("Z", Z, ndim=2, min_rows=2)
@@ -93,14 +90,6 @@ def median_gamma(Z) -> float:
     if med <= 0:
         raise ValueError("all rows of Z are identical: the median distance is 0")
     return 1.0 / med
-
-
-def rbf_kernel(A, B=None, *, gamma: float) -> np.ndarray:
-    """Gaussian kernel matrix ``exp(-gamma ||a - b||^2)``."""
-    A = check_array("A", A, ndim=2)
-    B = A if B is None else check_array("B", B, ndim=2)
-    gamma = check_float("gamma", gamma, minimum=0.0, strict_min=True)
-    return np.exp(-gamma * _sq_dists(A, B))
 
 
 def _mmd2_from_kernel(K, in_x):
