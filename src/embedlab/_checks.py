@@ -80,6 +80,16 @@ def check_array(name: str, value, *, ndim: int | tuple[int, ...] | None = None, 
     return arr
 
 
+def unit_rows(name: str, M: np.ndarray) -> np.ndarray:
+    """The rows of the 2-D array ``M`` scaled to unit length; a row of zeros has no direction,
+    so it is refused."""
+    norms = np.linalg.norm(M, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError(f"{name} has a row of zeros: its cosine similarity is undefined (every "
+                         f"vector must be non-zero)")
+    return M / norms
+
+
 def check_same_length(**arrays) -> int:
     """Check that all arrays have the same first dimension and return it."""
     lengths = {k: len(v) for k, v in arrays.items()}

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_array, check_float, check_int, check_seed
+from ._checks import check_array, check_float, check_int, check_seed, unit_rows
 
 __all__ = ["WEAT_TESTS", "WeatResult", "association", "weat_effect_size", "weat_test",
            "weat_interval"]
@@ -95,11 +95,7 @@ WEAT_TESTS: dict[str, tuple] = {
 
 
 def _unit_rows(name: str, M) -> np.ndarray:
-    M = check_array(name, M, ndim=2, min_rows=1)
-    norms = np.linalg.norm(M, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError(f"{name} has a row of zeros: its cosine similarity is undefined")
-    return M / norms
+    return unit_rows(name, check_array(name, M, ndim=2, min_rows=1))
 
 
 def _check_sets(X, Y, A, B):

@@ -78,7 +78,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import (check_array, check_choice, check_float, check_int, check_same_length,
-                      check_seed)
+                      check_seed, unit_rows)
 
 __all__ = [
     "Episode", "sample_episode", "split_classes", "mean_confidence_interval",
@@ -175,13 +175,6 @@ def mean_confidence_interval(values, level: float = 0.95) -> tuple[float, float]
 
 # ---------------------------------------------------------------------------- classifiers
 
-def _normalise(X, name):
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError(f"{name} has a row of zeros: its cosine similarity is undefined")
-    return X / norms
-
-
 def _softmax_rows(Z):
     Z = Z - Z.max(axis=1, keepdims=True)
     E = np.exp(Z)
@@ -224,7 +217,7 @@ class PrototypeClassifier:
             raise ValueError(f"X has {X.shape[1]} columns, the prototypes have "
                              f"{self.prototypes_.shape[1]}")
         if self.metric == "cosine":
-            return _normalise(X, "X") @ _normalise(self.prototypes_, "prototypes").T
+            return unit_rows("X", X) @ unit_rows("prototypes", self.prototypes_).T
         sq = ((X[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(-1)
         return -sq if self.metric == "sqeuclidean" else -np.sqrt(sq)
 
@@ -257,7 +250,7 @@ def matching_probabilities(S, y_S, Q, *, temperature: float = 1.0
     temperature = check_float("temperature", temperature, minimum=0.0, strict_min=True)
     classes, codes = np.unique(y_S, return_inverse=True)
     onehot = np.eye(len(classes))[codes]
-    probs = scaled_dot_product_attention(_normalise(Q, "Q"), _normalise(S, "S"), onehot,
+    probs = scaled_dot_product_attention(unit_rows("Q", Q), unit_rows("S", S), onehot,
                                          scale=1.0 / temperature)
     return classes, probs
 
@@ -279,7 +272,7 @@ class KNNVote:
         check_same_length(X=X, y=y)
         if self.k > len(X):
             raise ValueError(f"k={self.k} is larger than the {len(X)} support examples")
-        self.X_, self.y_ = _normalise(X, "X"), y
+        self.X_, self.y_ = unit_rows("X", X), y
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -288,7 +281,7 @@ class KNNVote:
         X = check_array("X", X, ndim=2, min_rows=1)
         if X.shape[1] != self.X_.shape[1]:
             raise ValueError(f"X has {X.shape[1]} columns, the support set has {self.X_.shape[1]}")
-        sims = _normalise(X, "X") @ self.X_.T
+        sims = unit_rows("X", X) @ self.X_.T
         nearest = np.argsort(-sims, axis=1, kind="stable")[:, :self.k]
         classes, codes = np.unique(self.y_, return_inverse=True)
         votes = np.zeros((len(X), len(classes)))
@@ -302,7 +295,7 @@ def ood_score(X, prototypes) -> np.ndarray:
     P = check_array("prototypes", prototypes, ndim=2, min_rows=1)
     if X.shape[1] != P.shape[1]:
         raise ValueError(f"X has {X.shape[1]} columns, prototypes have {P.shape[1]}")
-    return (_normalise(X, "X") @ _normalise(P, "prototypes").T).max(axis=1)
+    return (unit_rows("X", X) @ unit_rows("prototypes", P).T).max(axis=1)
 
 
 # ----------------------------------------------------------------------- evaluation loop

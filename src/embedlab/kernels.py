@@ -104,7 +104,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import check_array, check_choice, check_float, check_int, check_seed, check_same_length
+from ._checks import (check_array, check_choice, check_float, check_int, check_same_length,
+                      check_seed, unit_rows)
 
 __all__ = [
     "embedding_kernel", "cosine_kernel", "center_kernel", "target_matrix", "alignment",
@@ -129,17 +130,10 @@ def embedding_kernel(E) -> np.ndarray:
     return E @ E.T
 
 
-def _normalise_rows(E, name="E"):
-    norms = np.linalg.norm(E, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError(f"{name} has a row of zeros: its cosine with anything is undefined")
-    return E / norms
-
-
 def cosine_kernel(E) -> np.ndarray:
     """The cosine kernel: the linear kernel of the row-normalised embeddings."""
     E = _check_embeddings("E", E, min_rows=1)
-    U = _normalise_rows(E)
+    U = unit_rows("E", E)
     return U @ U.T
 
 
@@ -337,7 +331,7 @@ def gram_stats(E, y=None, *, cosine: bool = False, kind: str = "auto",
         if not np.all(np.isfinite(block)):
             raise ValueError("E contains NaN or infinite values")
         if cosine:
-            block = _normalise_rows(block)
+            block = unit_rows("E", block)
         total += block.sum(axis=0)
         gram += block.T @ block
         if Y is not None:

@@ -39,20 +39,13 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-from ._checks import check_array, check_int, check_same_length
+from ._checks import check_array, check_int, check_same_length, unit_rows
 from .kernels import procrustes_rotation as procrustes   # the bridge is Chapter 11's rotation
 
 __all__ = [
     "procrustes", "procrustes_residual", "knn_sets", "neighbour_overlap",
     "cross_version_recall", "paired_cosines", "DualIndex",
 ]
-
-
-def _unit(M):
-    norms = np.linalg.norm(M, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError("every vector must be non-zero to compute cosines")
-    return M / norms
 
 
 def _pair(A, B, same_width=True):
@@ -77,7 +70,7 @@ def procrustes_residual(A, B, R) -> float:
 def paired_cosines(A, B) -> np.ndarray:
     """Cosine between row i of ``A`` and row i of ``B``, for every i."""
     A, B = _pair(A, B)
-    return np.einsum("ij,ij->i", _unit(A), _unit(B))
+    return np.einsum("ij,ij->i", unit_rows("A", A), unit_rows("B", B))
 
 
 def knn_sets(queries, items, k: int, *, exclude_self: bool = False) -> np.ndarray:
@@ -92,7 +85,7 @@ def knn_sets(queries, items, k: int, *, exclude_self: bool = False) -> np.ndarra
         raise ValueError(f"queries and items must have the same number of columns, got "
                          f"{Q.shape[1]} and {X.shape[1]}")
     k = check_int("k", k, minimum=1, maximum=len(X) - int(exclude_self))
-    S = _unit(Q) @ _unit(X).T
+    S = unit_rows("queries", Q) @ unit_rows("items", X).T
     if exclude_self:
         if len(Q) != len(X):
             raise ValueError("exclude_self needs one query per item")
