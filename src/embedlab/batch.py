@@ -46,6 +46,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._checks import check_float, check_int
+from .transfer import mean_pool
 
 __all__ = ["SentenceEncoder", "RayEmbedder", "embed_with_ray", "machines_needed", "load_st_model"]
 
@@ -127,9 +128,7 @@ class SentenceEncoder:
                     input_ids[r, :len(ids[i])] = torch.tensor(ids[i])
                     mask[r, :len(ids[i])] = 1
                 hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-                m = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * m).sum(1) / m.sum(1)
-                pooled = torch.nn.functional.normalize(pooled, dim=1)
+                pooled = torch.nn.functional.normalize(mean_pool(hidden, mask), dim=1)
                 out[rows] = pooled.numpy()
         return out
 
