@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_array, check_float, check_int, check_seed
+from .recsys import top_k as recsys_top_k
 
 __all__ = [
     "FeedWorld", "make_world", "top_k", "expected_clicks", "simulate_clicks", "ab_test",
@@ -129,8 +130,7 @@ def make_world(n_users: int = 1000, n_posts: int = 300, *, dim: int = 8, slate_s
 def top_k(scores, k: int) -> np.ndarray:
     """The ``k`` highest-scoring columns of every row, best first (ties: lower index first)."""
     S = check_array("scores", scores, ndim=2)
-    k = check_int("k", k, minimum=1, maximum=S.shape[1])
-    return np.argsort(-S, axis=1, kind="stable")[:, :k]
+    return recsys_top_k(S, check_int("k", k, minimum=1, maximum=S.shape[1]))
 
 
 def _slates(world: FeedWorld, slates, users=None) -> np.ndarray:
